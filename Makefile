@@ -1,0 +1,124 @@
+# probe: BPF programs, skeletons, the userspace binary and its tests.
+#
+#   make              build ./probe
+#   make test-unit    build and run the unit tests
+#   make SAN=1 ...    the same with AddressSanitizer + UBSan, in build-san/
+#   make V=1          show full commands
+#   make clean
+#
+# Generated files (vmlinux.h, .bpf.o, .skel.h, objects) live under $(OUT)
+# and are never committed.
+
+CC	?= cc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+PKG_CONFIG ?= pkg-config
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+
+ifeq ($(SAN),1)
+OUT	?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+OUT	?= build
+SANFLAGS :=
+endif
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN	:= -Wall -Wextra -Werror
+CFLAGS	?= -O2 -g
+CFLAGS	+= $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) $(SANFLAGS) -MMD -MP
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
+	-D__BPF__ -Iinclude -I$(OUT) -Ibpf -MMD -MP
+LIBS	:= -lbpf -lelf -lz -lcjson -laudit -ldw -lm -lpthread
+LDFLAGS	+= $(SANFLAGS)
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(shell find user -name '*.c' | sort)
+USER_OBJS := $(patsubst %.c,$(OUT)/%.o,$(USER_SRCS))
+CORE_OBJS := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
+FIXTURE_BINS := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean test-unit unit fixtures bench
+
+all: probe
+
+ifeq ($(SAN),1)
+probe: $(OUT)/probe
+else
+probe: $(OUT)/probe
+	$(Q)cp $< $@
+endif
+
+$(OUT)/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# Userspace objects may include any skeleton; after the first build the
+# generated .d files give the exact dependencies.
+$(OUT)/user/%.o: user/%.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/probe: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(OUT)/libprobe.a: $(CORE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libprobe.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OUT)/libprobe.a $(LDFLAGS) $(LIBS) -lcmocka
+
+# Fixtures are built twice: with and without frame pointers.
+$(OUT)/fixtures/%: tests/fixtures/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -lpthread
+	$(Q)$(CC) -O1 -g -fomit-frame-pointer $(WARN) -o $@-nofp $< -lpthread
+
+fixtures: $(FIXTURE_BINS)
+
+unit: $(UNIT_BINS)
+
+# Runs every unit test binary; cmocka prints each suite's summary, and the
+# last line totals them so an empty run is visible.
+test-unit: $(UNIT_BINS)
+	$(Q)pass=0; fail=0; for t in $(UNIT_BINS); do \
+		if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); fi; \
+	done; echo "unit-binaries: $$pass passed, $$fail failed"; [ $$fail -eq 0 ] && [ $$pass -gt 0 ]
+
+clean:
+	$(call msg,CLEAN,build build-san probe)
+	$(Q)rm -rf build build-san probe
+
+-include $(wildcard $(OUT)/bpf/*.d) $(shell find $(OUT)/user $(OUT)/tests -name '*.d' 2>/dev/null)

@@ -1,0 +1,91 @@
+"""Shared fixtures: the probe binary, fixtures, and running probe against
+real processes. Every test runs as root on loopback only, bounded in time."""
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PROBE = os.path.join(ROOT, "probe")
+FIXTURES = os.path.join(ROOT, "build", "fixtures")
+
+
+def fixture(name):
+    path = os.path.join(FIXTURES, name)
+    if not os.path.exists(path):
+        pytest.fail(f"{path} missing: run 'make fixtures'")
+    return path
+
+
+class Probe:
+    """probe started in the background; waits for its ready line."""
+
+    def __init__(self, *args, timeout=30):
+        self.args = [PROBE, *args]
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.stderr = ""
+        fd = self.proc.stderr.fileno()
+        deadline = time.time() + timeout
+        # Raw reads: the text wrapper's buffer would hide lines from select().
+        while "probe: ready" not in self.stderr:
+            left = deadline - time.time()
+            if left <= 0:
+                self.proc.kill()
+                raise AssertionError("probe not ready in time:\n" + self.stderr)
+            r, _, _ = select.select([fd], [], [], left)
+            chunk = os.read(fd, 65536) if r else b""
+            if r and not chunk:
+                out, err = self.proc.communicate()
+                raise AssertionError(f"probe exited {self.proc.returncode} before ready:\n"
+                                     f"{self.stderr}{err}\n{out}")
+            self.stderr += chunk.decode(errors="replace")
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        """Stop it, return (exit code, stdout, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=timeout)
+        self.stderr += err
+        return self.proc.returncode, out, self.stderr
+
+    def wait(self, timeout=60):
+        out, err = self.proc.communicate(timeout=timeout)
+        self.stderr += err
+        return self.proc.returncode, out, self.stderr
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def summary(stdout):
+    """The last JSON line of type summary."""
+    for line in reversed(stdout.strip().splitlines()):
+        obj = json.loads(line)
+        if obj.get("type") == "summary":
+            return obj
+    raise AssertionError("no summary line in:\n" + stdout[-2000:])
+
+
+@pytest.fixture
+def probe_factory():
+    started = []
+
+    def start(*args, **kw):
+        p = Probe(*args, **kw)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.kill()
+
+
+def run(args, timeout=60, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)

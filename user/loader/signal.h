@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * signal: one observable thing (syscalls, HTTP, ...) with its BPF half and
+ * its userspace half. Each signal describes itself with signal_ops; the
+ * table in signals.c runs them all the same way:
+ *
+ *   plan    -> from features + config only: would it run, on which hook,
+ *              or why not (no side effects; --check and start both use it)
+ *   start   -> open the skeleton, set rodata, pick programs (autoload),
+ *              share the pid filter map, load, attach, register ring buffers
+ *   collect -> every second: read maps, write the store
+ *   counts  -> events seen and lost, for the probe's own health series
+ *   stop    -> detach and free everything (links, maps, memory)
+ *
+ * A signal that cannot start reports why and the others keep running.
+ */
+#ifndef PROBE_LOADER_SIGNAL_H
+#define PROBE_LOADER_SIGNAL_H
+
+#include <stdint.h>
+
+struct probe_config;
+struct features;
+struct store;
+struct loop;
+struct names;
+
+struct probe_ctx {
+	const struct probe_config *cfg;
+	const struct features *feat;
+	struct store *store;
+	struct loop *loop;
+	struct names *names;
+	int filter;		/* --pid mode: only followed processes */
+	int tracked_fd;		/* the shared tracked_pids map (proc signal's), or -1 */
+	int self_pid;
+	int check_only;		/* --check: start and stop, report */
+	const int *pids;	/* --pid targets */
+	unsigned int npids;
+	int targets_left;	/* set by proc: followed processes still alive */
+};
+
+enum signal_state {
+	SIG_LIVE,		/* attached and running */
+	SIG_OFF,		/* disabled by config or mode */
+	SIG_UNAVAILABLE,	/* this kernel lacks what it needs */
+	SIG_FAILED,		/* should have worked; load or attach failed */
+};
+
+#define SIGNAL_HOOK_LEN	128
+#define SIGNAL_WHY_LEN	256
+
+struct signal_status {
+	enum signal_state state;
+	char hook[SIGNAL_HOOK_LEN];	/* what it attaches to */
+	char why[SIGNAL_WHY_LEN];	/* reason when not live; notes when live */
+};
+
+struct signal_counts {
+	uint64_t events;	/* records or calls seen */
+	uint64_t lost;		/* ring buffer full, map full, evicted in flight */
+};
+
+struct signal_ops {
+	const char *name;
+	const char *what;
+	void (*plan)(const struct probe_ctx *ctx, struct signal_status *st);
+	int (*start)(struct probe_ctx *ctx, void **state, struct signal_status *st);
+	void (*collect)(void *state, uint64_t now_ns);
+	void (*counts)(void *state, struct signal_counts *c);
+	void (*stop)(void *state);
+};
+
+const char *signal__state_name(enum signal_state s);
+/* printf into st->why / st->hook */
+void signal__why(struct signal_status *st, enum signal_state s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void signal__hook(struct signal_status *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "loader/signals.h"
+#include "core/store.h"
+
+extern const struct signal_ops proc_signal;
+extern const struct signal_ops syscalls_signal;
+
+/* Order matters: proc creates the pid filter map the others reuse. */
+static const struct signal_ops *const table[] = {
+	&proc_signal,
+	&syscalls_signal,
+};
+
+#define NSIGNALS (sizeof(table) / sizeof(table[0]))
+
+struct signals {
+	struct probe_ctx *ctx;
+	struct family *health;
+	struct signal_status st[NSIGNALS];
+	void *state[NSIGNALS];
+	struct signal_counts last[NSIGNALS];
+};
+
+static const struct family_desc health_desc = {
+	.name = "probe_signal",
+	.help = "events each signal saw and lost",
+	.max_series = 64,
+	.ncounters = 2,
+	.counters = { "events", "lost" },
+};
+
+const char *signal__state_name(enum signal_state s)
+{
+	switch (s) {
+	case SIG_LIVE: return "live";
+	case SIG_OFF: return "off";
+	case SIG_UNAVAILABLE: return "unavailable";
+	case SIG_FAILED: return "failed";
+	}
+	return "?";
+}
+
+void signal__why(struct signal_status *st, enum signal_state s, const char *fmt, ...)
+{
+	va_list ap;
+
+	st->state = s;
+	va_start(ap, fmt);
+	vsnprintf(st->why, sizeof(st->why), fmt, ap);
+	va_end(ap);
+}
+
+void signal__hook(struct signal_status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->hook, sizeof(st->hook), fmt, ap);
+	va_end(ap);
+}
+
+int signals__percpu_sum(int map_fd, uint32_t idx, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(map_fd, &idx, vals)) {
+		int err = -errno;
+
+		free(vals);
+		return err;
+	}
+	*out = 0;
+	for (i = 0; i < ncpu; i++)
+		*out += vals[i];
+	free(vals);
+	return 0;
+}
+
+struct signals *signals__start(struct probe_ctx *ctx)
+{
+	struct signals *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	if (!s)
+		return NULL;
+	s->ctx = ctx;
+	s->health = store__family(ctx->store, &health_desc);
+	for (i = 0; i < NSIGNALS; i++) {
+		struct signal_status *st = &s->st[i];
+
+		table[i]->plan(ctx, st);
+		if (st->state != SIG_LIVE)
+			continue;
+		if (table[i]->start(ctx, &s->state[i], st)) {
+			if (st->state == SIG_LIVE)
+				signal__why(st, SIG_FAILED, "start failed");
+			s->state[i] = NULL;
+		}
+	}
+	return s;
+}
+
+void signals__collect(struct signals *s, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < NSIGNALS; i++) {
+		struct signal_counts c = { 0, 0 };
+		struct label l = { "signal", table[i]->name };
+		struct series *se;
+
+		if (!s->state[i])
+			continue;
+		if (table[i]->collect)
+			table[i]->collect(s->state[i], now_ns);
+		table[i]->counts(s->state[i], &c);
+		se = s->health ? family__series(s->health, &l, 1) : NULL;
+		if (se) {
+			series__add(se, now_ns, 0, c.events - s->last[i].events);
+			series__add(se, now_ns, 1, c.lost - s->last[i].lost);
+		}
+		s->last[i] = c;
+	}
+}
+
+void signals__stop(struct signals *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	/* Reverse order: proc's filter map goes last. */
+	for (i = NSIGNALS; i-- > 0;)
+		if (s->state[i])
+			table[i]->stop(s->state[i]);
+	free(s);
+}
+
+unsigned int signals__live(const struct signals *s)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < NSIGNALS; i++)
+		n += s->st[i].state == SIG_LIVE;
+	return n;
+}
+
+void signals__print(FILE *out, const struct signals *s)
+{
+	size_t i;
+
+	fprintf(out, "%-10s %-12s %-52s %s\n", "SIGNAL", "STATE", "HOOK", "WHY / NOTES");
+	for (i = 0; i < NSIGNALS; i++)
+		fprintf(out, "%-10s %-12s %-52s %s\n", table[i]->name,
+			signal__state_name(s->st[i].state),
+			s->st[i].hook[0] ? s->st[i].hook : "-", s->st[i].why);
+}
+
+cJSON *signals__json(const struct signals *s)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; arr && i < NSIGNALS; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "signal", table[i]->name);
+		cJSON_AddStringToObject(o, "what", table[i]->what);
+		cJSON_AddStringToObject(o, "state", signal__state_name(s->st[i].state));
+		cJSON_AddBoolToObject(o, "live", s->st[i].state == SIG_LIVE);
+		cJSON_AddStringToObject(o, "hook", s->st[i].hook);
+		cJSON_AddStringToObject(o, "why", s->st[i].why);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * probe: wiring. Parse, configure, probe the kernel, start the signals,
+ * run the loop, print the summary, release everything.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "config.h"
+#include "exitcodes.h"
+#include "core/store.h"
+#include "loader/features.h"
+#include "loader/loop.h"
+#include "loader/signals.h"
+#include "out/view.h"
+#include "proc/names.h"
+
+#define TICK_NS		100000000ULL	/* ring-buffer drain */
+#define COLLECT_NS	1000000000ULL	/* map reads */
+#define LIVE_SPAN_NS	60000000000ULL	/* the live view's window */
+
+struct run {
+	const struct cli *cli;
+	const struct probe_config *cfg;
+	struct probe_ctx *ctx;
+	struct signals *sigs;
+	struct store *store;
+	uint64_t start, next_collect, next_render, interval_ns, end;
+	const char *mode;
+	int tty;
+	int all_exited;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static void render(struct run *r, uint64_t now, int summary)
+{
+	struct view_opts o = {
+		.summary = summary,
+		.tty = r->tty,
+		.top = r->cfg->top,
+		.span_ns = LIVE_SPAN_NS,
+		.elapsed_ns = now - r->start,
+	};
+
+	view__render(stdout, r->store, now, &o, r->cli->json, r->mode,
+		     summary ? "signals" : NULL, summary ? signals__json(r->sigs) : NULL);
+}
+
+static int on_tick(uint64_t now, void *arg)
+{
+	struct run *r = arg;
+
+	if (now >= r->next_collect) {
+		signals__collect(r->sigs, now);
+		r->next_collect = now + COLLECT_NS;
+		if (r->ctx->filter && r->ctx->targets_left <= 0) {
+			fprintf(stderr, "probe: every followed process has exited\n");
+			r->all_exited = 1;
+			return 1;
+		}
+	}
+	if (r->end && now >= r->end)
+		return 1;
+	if (now >= r->next_render) {
+		render(r, now, 0);
+		r->next_render = now + r->interval_ns;
+	}
+	return 0;
+}
+
+static void print_features(FILE *out, const struct features *f)
+{
+	int i;
+
+	fprintf(out, "%-14s %-10s %s\n", "HOOK", "AVAILABLE", "DETAIL");
+	for (i = 0; i < FEAT_MAX; i++)
+		fprintf(out, "%-14s %-10s %s\n", features__name(i), f->have[i] ? "yes" : "no",
+			f->why[i]);
+	fputc('\n', out);
+}
+
+static int check_report(const struct cli *cli, const struct features *f,
+			const struct signals *s, unsigned int live)
+{
+	if (cli->json) {
+		cJSON *o = cJSON_CreateObject(), *feats = cJSON_AddObjectToObject(o, "features");
+		char *text;
+		int i;
+
+		for (i = 0; i < FEAT_MAX; i++) {
+			cJSON *e = cJSON_AddObjectToObject(feats, features__name(i));
+
+			cJSON_AddBoolToObject(e, "available", f->have[i]);
+			cJSON_AddStringToObject(e, "detail", f->why[i]);
+		}
+		cJSON_AddItemToObject(o, "signals", signals__json(s));
+		cJSON_AddNumberToObject(o, "live", live);
+		text = cJSON_Print(o);
+		if (text)
+			puts(text);
+		cJSON_free(text);
+		cJSON_Delete(o);
+	} else {
+		print_features(stdout, f);
+		signals__print(stdout, s);
+		printf("\n%u signal(s) live%s\n", live, live ? "" : ": nothing to observe");
+	}
+	return live ? PROBE_EXIT_OK : PROBE_EXIT_UNAVAILABLE;
+}
+
+/* Signals other than proc (the shared filter) that are live. */
+static unsigned int observing(const struct signals *s)
+{
+	unsigned int n = signals__live(s);
+
+	return n ? n - 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	struct probe_ctx ctx = { .tracked_fd = -1 };
+	struct store_opts so;
+	struct probe_config cfg;
+	struct features feat;
+	struct run r = { 0 };
+	struct cli cli;
+	char err[512];
+	int ret = PROBE_EXIT_FAIL, i;
+	unsigned int live;
+
+	cli__parse(argc, argv, &cli, 0, err, sizeof(err));	/* exits on error */
+	if (cli.print_config) {
+		fputs(config__default_json, stdout);
+		return PROBE_EXIT_OK;
+	}
+	if (config__load(&cfg, cli.config_path, err, sizeof(err))) {
+		fprintf(stderr, "probe: config: %s\n", err);
+		return PROBE_EXIT_CONFIG;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "probe: needs root (CAP_BPF and CAP_PERFMON) to load BPF programs\n");
+		return PROBE_EXIT_NOPERM;
+	}
+	for (i = 0; i < (int)cli.npids; i++)
+		if (!names__alive(cli.pids[i])) {
+			fprintf(stderr, "probe: --pid %d: no such process\n", cli.pids[i]);
+			return PROBE_EXIT_NOPID;
+		}
+	libbpf_set_print(cli.verbose ? libbpf_print : libbpf_quiet);
+	setrlimit(RLIMIT_MEMLOCK, &unlimited);	/* pre-5.11 kernels charge maps here */
+
+	features__probe(&feat);
+	if (!feat.have[FEAT_BTF]) {
+		fprintf(stderr, "probe: %s; CO-RE programs cannot load\n", feat.why[FEAT_BTF]);
+		if (!cli.check)
+			return PROBE_EXIT_UNAVAILABLE;
+	}
+	if (!feat.have[FEAT_TRACEFS] && !cli.check) {
+		fprintf(stderr, "probe: %s (try: mount -t tracefs nodev /sys/kernel/tracing)\n",
+			feat.why[FEAT_TRACEFS]);
+		return PROBE_EXIT_UNAVAILABLE;
+	}
+
+	so.slot_ns = (uint64_t)cfg.store.slot_s * 1000000000ULL;
+	so.nslots = cfg.store.slots;
+	r.store = store__new(&so);
+	ctx.names = names__new(4096);
+	ctx.loop = loop__new(TICK_NS);
+	if (!r.store || !ctx.names || !ctx.loop) {
+		fprintf(stderr, "probe: start-up: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	ctx.cfg = &cfg;
+	ctx.feat = &feat;
+	ctx.store = r.store;
+	ctx.filter = cli.npids > 0;
+	ctx.pids = cli.pids;
+	ctx.npids = cli.npids;
+	ctx.self_pid = getpid();
+	ctx.check_only = cli.check;
+
+	r.sigs = signals__start(&ctx);
+	if (!r.sigs) {
+		fprintf(stderr, "probe: start-up: out of memory\n");
+		goto cleanup;
+	}
+	live = observing(r.sigs);
+	if (cli.check) {
+		ret = check_report(&cli, &feat, r.sigs, live);
+		goto cleanup;
+	}
+	if (!live) {
+		signals__print(stderr, r.sigs);
+		fprintf(stderr, "probe: no signal is live; see the reasons above or run --check\n");
+		ret = PROBE_EXIT_UNAVAILABLE;
+		goto cleanup;
+	}
+
+	r.cli = &cli;
+	r.cfg = &cfg;
+	r.ctx = &ctx;
+	r.tty = isatty(STDOUT_FILENO) && !cli.json;
+	r.mode = ctx.filter ? "--pid" : "host-wide";
+	r.interval_ns = (uint64_t)((cli.interval_s ? cli.interval_s : cfg.interval_s) * 1e9);
+	r.start = loop__now_ns();
+	r.next_collect = r.start + COLLECT_NS;
+	r.next_render = r.start + r.interval_ns;
+	r.end = cli.duration_s ? r.start + (uint64_t)(cli.duration_s * 1e9) : 0;
+	signals__print(stderr, r.sigs);
+	fprintf(stderr, "probe: ready, %u signal(s) live, %s\n", live, r.mode);
+
+	if (loop__run(ctx.loop, on_tick, &r)) {
+		fprintf(stderr, "probe: event loop: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	loop__drain(ctx.loop);
+	signals__collect(r.sigs, loop__now_ns());
+	render(&r, loop__now_ns(), 1);
+	ret = PROBE_EXIT_OK;
+
+cleanup:
+	signals__stop(r.sigs);
+	loop__free(ctx.loop);
+	names__free(ctx.names);
+	store__free(r.store);
+	return ret;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * view: the live view and the end-of-run summary, as text or JSON lines,
+ * rendered from the store only. Each signal family contributes a section
+ * (view_<family>.c) listed in view.c.
+ */
+#ifndef PROBE_OUT_VIEW_H
+#define PROBE_OUT_VIEW_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct store;
+struct series;
+struct cJSON;
+
+struct view_opts {
+	int summary;		/* totals since start instead of the last window */
+	int tty;		/* redraw in place */
+	unsigned int top;	/* rows per table */
+	uint64_t span_ns;	/* live: the window to report */
+	uint64_t elapsed_ns;	/* since start; summary rates divide by this */
+};
+
+struct view_section {
+	const char *name;
+	/* Print a titled table; return the number of rows (0: nothing to show). */
+	int (*text)(FILE *out, struct store *st, uint64_t now, const struct view_opts *o);
+	/* Set obj[name] (an array or object) */
+	void (*json)(struct cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o);
+};
+
+/* Quantiles and counters of one series over the view's span (or totals). */
+struct view_stats {
+	uint64_t count;			/* histogram samples */
+	uint64_t p50, p90, p95, p99, max;
+	double mean;
+	double seconds;			/* time the numbers cover */
+	uint64_t counters[8];
+};
+int view__stats(struct series *se, uint64_t now, const struct view_opts *o,
+		struct view_stats *out);
+
+/* "812ns", "4.25ms", "1.2s" */
+const char *view__dur(uint64_t ns, char *buf, size_t len);
+
+void view__header(FILE *out, const char *title, uint64_t now, const struct view_opts *o,
+		  const char *mode);
+/* Render every section: text (to out) or one JSON line. */
+void view__render(FILE *out, struct store *st, uint64_t now, const struct view_opts *o,
+		  int json, const char *mode, const char *extra_json_key, struct cJSON *extra);
+
+#endif

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The syscall section: top (process, syscall) pairs by time spent. */
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "out/view.h"
+#include "core/store.h"
+
+struct sc_row {
+	struct series *se;
+	struct view_stats vs;
+	double time_ns;		/* mean * count: the sort key */
+};
+
+struct rows {
+	struct sc_row *v;
+	size_t n, cap;
+	uint64_t now;
+	const struct view_opts *o;
+};
+
+static int add_row(struct series *se, void *arg)
+{
+	struct rows *r = arg;
+	struct sc_row row = { .se = se };
+
+	if (view__stats(se, r->now, r->o, &row.vs) || !row.vs.counters[0])
+		return 0;
+	row.time_ns = row.vs.mean * (double)row.vs.count;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct sc_row *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return 0;	/* show what fits */
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = row;
+	return 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct sc_row *x = a, *y = b;
+
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? 1 : -1;
+	return x->vs.counters[0] < y->vs.counters[0] ? 1 :
+	       x->vs.counters[0] > y->vs.counters[0] ? -1 : 0;
+}
+
+static int collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
+			struct rows *r)
+{
+	struct family *f = store__find_family(st, "syscall");
+
+	memset(r, 0, sizeof(*r));
+	r->now = now;
+	r->o = o;
+	if (!f)
+		return 0;
+	family__for_each(f, add_row, r);
+	qsort(r->v, r->n, sizeof(*r->v), by_time);
+	return (int)r->n;
+}
+
+struct errno_match {
+	const char *pid, *syscall;
+	char buf[160];
+	size_t len;
+	cJSON *obj;
+	const struct view_opts *o;
+	uint64_t now;
+};
+
+static int match_errno(struct series *se, void *arg)
+{
+	struct errno_match *m = arg;
+	const char *pid = series__label(se, "pid"), *sc = series__label(se, "syscall");
+	const char *e = series__label(se, "errno"), *name;
+	struct view_stats vs;
+
+	if (!pid || !sc || !e || strcmp(pid, m->pid) || strcmp(sc, m->syscall))
+		return 0;
+	if (view__stats(se, m->now, m->o, &vs) || !vs.counters[0])
+		return 0;
+	name = strerrorname_np(atoi(e));
+	if (!name)
+		name = e;
+	if (m->obj)
+		cJSON_AddNumberToObject(m->obj, name, (double)vs.counters[0]);
+	else if (m->len < sizeof(m->buf))
+		m->len += snprintf(m->buf + m->len, sizeof(m->buf) - m->len, "%s%s:%lu",
+				   m->len ? " " : "", name, (unsigned long)vs.counters[0]);
+	return 0;
+}
+
+static void errnos(struct store *st, struct errno_match *m)
+{
+	struct family *f = store__find_family(st, "syscall_errno");
+
+	m->len = 0;
+	m->buf[0] = 0;
+	if (f)
+		family__for_each(f, match_errno, m);
+}
+
+static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	struct rows r;
+	size_t i;
+	char a[16], b[16], c[16], d[16];
+
+	if (!collect_rows(st, now, o, &r))
+		return 0;
+	fprintf(out, "SYSCALLS (top %u by time)\n", o->top);
+	fprintf(out, "%-16s %7s %-16s %10s %8s %9s %9s %9s %9s  %s\n", "COMM", "PID", "SYSCALL",
+		"CALLS", "ERRORS", "TIME", "P50", "P95", "P99", "ERRNO");
+	for (i = 0; i < r.n && i < o->top; i++) {
+		struct sc_row *row = &r.v[i];
+		struct errno_match m = {
+			.pid = series__label(row->se, "pid"),
+			.syscall = series__label(row->se, "syscall"),
+			.o = o, .now = now,
+		};
+		const char *comm = series__label(row->se, "comm");
+
+		if (!m.pid || !m.syscall) {	/* the overflow series */
+			fprintf(out, "%-16s %7s %-16s %10lu %8lu\n", "(overflow)", "-", "-",
+				(unsigned long)row->vs.counters[0],
+				(unsigned long)row->vs.counters[1]);
+			continue;
+		}
+		if (row->vs.counters[1])
+			errnos(st, &m);
+		fprintf(out, "%-16s %7s %-16s %10lu %8lu %9s %9s %9s %9s  %s\n",
+			comm ? comm : "?", m.pid, m.syscall,
+			(unsigned long)row->vs.counters[0], (unsigned long)row->vs.counters[1],
+			row->vs.count ? view__dur((uint64_t)row->time_ns, a, sizeof(a)) : "-",
+			row->vs.count ? view__dur(row->vs.p50, b, sizeof(b)) : "-",
+			row->vs.count ? view__dur(row->vs.p95, c, sizeof(c)) : "-",
+			row->vs.count ? view__dur(row->vs.p99, d, sizeof(d)) : "-",
+			m.buf);
+	}
+	free(r.v);
+	return 1;
+}
+
+static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, "syscalls");
+	struct rows r;
+	size_t i;
+
+	if (!arr)
+		return;
+	collect_rows(st, now, o, &r);
+	for (i = 0; i < r.n; i++) {
+		struct sc_row *row = &r.v[i];
+		cJSON *e = cJSON_CreateObject(), *lat;
+		const struct label *l;
+		unsigned int n = series__labels(row->se, &l), k;
+		struct errno_match m = {
+			.pid = series__label(row->se, "pid"),
+			.syscall = series__label(row->se, "syscall"),
+			.o = o, .now = now,
+		};
+
+		if (!e)
+			break;
+		for (k = 0; k < n; k++)
+			cJSON_AddStringToObject(e, l[k].key, l[k].value);
+		cJSON_AddNumberToObject(e, "calls", (double)row->vs.counters[0]);
+		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[1]);
+		cJSON_AddNumberToObject(e, "seconds", row->vs.seconds);
+		if (row->vs.count) {
+			lat = cJSON_AddObjectToObject(e, "latency_ns");
+			cJSON_AddNumberToObject(lat, "count", (double)row->vs.count);
+			cJSON_AddNumberToObject(lat, "total", row->time_ns);
+			cJSON_AddNumberToObject(lat, "p50", (double)row->vs.p50);
+			cJSON_AddNumberToObject(lat, "p90", (double)row->vs.p90);
+			cJSON_AddNumberToObject(lat, "p95", (double)row->vs.p95);
+			cJSON_AddNumberToObject(lat, "p99", (double)row->vs.p99);
+			cJSON_AddNumberToObject(lat, "max", (double)row->vs.max);
+		}
+		if (row->vs.counters[1] && m.pid && m.syscall) {
+			m.obj = cJSON_AddObjectToObject(e, "errno");
+			errnos(st, &m);
+		}
+		cJSON_AddItemToArray(arr, e);
+	}
+	free(r.v);
+}
+
+const struct view_section view_syscalls = {
+	.name = "syscalls",
+	.text = sc_text,
+	.json = sc_json,
+};

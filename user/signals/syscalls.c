@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * syscalls signal: reads the kernel's per (process, syscall) aggregates once
+ * a second, turns them into deltas against the previous read, and writes
+ * the store. Latency buckets are the kernel's coarse log-linear buckets
+ * (include/probe/syscalls.h), recorded at their midpoints: the syscall
+ * percentiles carry that bound (6.25 %), not the store histogram's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "syscalls.skel.h"
+#include "probe/syscalls.h"
+#include "config.h"
+#include "core/store.h"
+#include "loader/features.h"
+#include "loader/signal.h"
+#include "loader/signals.h"
+#include "proc/names.h"
+#include "proc/syscall_names.h"
+
+/* Previous read of one kernel key, for deltas. */
+struct prev {
+	struct prev *next;
+	uint64_t key;		/* (pid << 32 | nr), or errno key hash */
+	uint64_t a[4];
+	uint32_t buckets[PROBE_SC_BUCKETS];
+	uint64_t seen;		/* collect round that last saw it */
+};
+
+#define PREV_BUCKETS 4096
+
+struct sc_state {
+	struct probe_ctx *ctx;
+	struct syscalls_bpf *skel;
+	struct bpf_link *enter;		/* attached only while latency is measured */
+	struct bpf_link *exit;
+	struct bpf_program *enter_prog;
+	struct family *fam, *errfam;
+	struct prev *prev[PREV_BUCKETS];
+	uint64_t round;
+	uint64_t calls;
+	int latency;			/* enum cfg_latency */
+};
+
+static const struct family_desc sc_desc = {
+	.name = "syscall",
+	.help = "syscalls per process: calls, errors, latency",
+	.max_series = 20000,
+	.ncounters = 2,
+	.counters = { "calls", "errors" },
+	.hist_unit = "ns",
+};
+
+static const struct family_desc err_desc = {
+	.name = "syscall_errno",
+	.help = "failed syscalls per process by errno",
+	.max_series = 4096,
+	.ncounters = 1,
+	.counters = { "calls" },
+};
+
+static const char *const lat_names[] = { "exact", "sampled", "off" };
+
+static void sc_plan(const struct probe_ctx *ctx, struct signal_status *st)
+{
+	const struct probe_config *cfg = ctx->cfg;
+	int ts = ctx->feat->have[FEAT_TASK_STORAGE];
+
+	signal__hook(st, "tracepoint raw_syscalls/sys_exit%s",
+		     cfg->syscalls.latency == CFG_LAT_OFF ? "" :
+		     ts ? " + sys_enter (task storage)" : " + sys_enter (tid hash)");
+	if (cfg->syscalls.enabled == CFG_OFF) {
+		signal__why(st, SIG_OFF, "signals.syscalls.enabled is false");
+		return;
+	}
+	if (cfg->syscalls.enabled == CFG_AUTO && !ctx->filter) {
+		signal__why(st, SIG_OFF, "host-wide raw_syscalls costs every process on the host "
+			    "(~9%% of a busy server's throughput): on under --pid, or set "
+			    "signals.syscalls.enabled=true");
+		return;
+	}
+	if (!ctx->feat->have[FEAT_TRACEPOINT]) {
+		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_TRACEPOINT]);
+		return;
+	}
+	signal__why(st, SIG_LIVE, "latency %s%s", lat_names[cfg->syscalls.latency],
+		    ctx->filter ? "" : ", host-wide");
+}
+
+static int attach_enter(struct sc_state *s)
+{
+	if (s->enter)
+		return 0;
+	s->enter = bpf_program__attach(s->enter_prog);
+	if (!s->enter) {
+		int err = -errno;
+
+		s->enter = NULL;
+		return err;
+	}
+	return 0;
+}
+
+static void detach_enter(struct sc_state *s)
+{
+	bpf_link__destroy(s->enter);
+	s->enter = NULL;
+}
+
+static void sc_stop(void *state)
+{
+	struct sc_state *s = state;
+	unsigned int i;
+
+	if (!s)
+		return;
+	detach_enter(s);
+	bpf_link__destroy(s->exit);
+	syscalls_bpf__destroy(s->skel);
+	for (i = 0; i < PREV_BUCKETS; i++) {
+		struct prev *p = s->prev[i], *next;
+
+		for (; p; p = next) {
+			next = p->next;
+			free(p);
+		}
+	}
+	free(s);
+}
+
+static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *st)
+{
+	struct sc_state *s = calloc(1, sizeof(*s));
+	int ts = ctx->feat->have[FEAT_TASK_STORAGE], err;
+	struct bpf_program *exit_prog;
+
+	if (!s)
+		return -ENOMEM;
+	s->ctx = ctx;
+	s->latency = ctx->cfg->syscalls.latency;
+	s->fam = store__family(ctx->store, &sc_desc);
+	s->errfam = store__family(ctx->store, &err_desc);
+	if (!s->fam || !s->errfam) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	s->skel = syscalls_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		signal__why(st, SIG_FAILED, "open: %s", strerror(-err));
+		goto err_free;
+	}
+	s->skel->rodata->filter_pids = ctx->filter;
+	s->skel->rodata->self_pid = (__u32)ctx->self_pid;
+	/* One pair of programs loads; the other is switched off before load. */
+	bpf_program__set_autoload(s->skel->progs.sys_enter_task, ts);
+	bpf_program__set_autoload(s->skel->progs.sys_exit_task, ts);
+	bpf_program__set_autoload(s->skel->progs.sys_enter_hash, !ts);
+	bpf_program__set_autoload(s->skel->progs.sys_exit_hash, !ts);
+	if (ts)
+		bpf_map__set_max_entries(s->skel->maps.sc_start_tid, 1);
+	s->enter_prog = ts ? s->skel->progs.sys_enter_task : s->skel->progs.sys_enter_hash;
+	exit_prog = ts ? s->skel->progs.sys_exit_task : s->skel->progs.sys_exit_hash;
+	if (ctx->tracked_fd >= 0) {
+		err = bpf_map__reuse_fd(s->skel->maps.tracked_pids, ctx->tracked_fd);
+		if (err) {
+			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
+			goto err_free;
+		}
+	}
+	err = syscalls_bpf__load(s->skel);
+	if (err) {
+		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
+		goto err_free;
+	}
+	s->exit = bpf_program__attach(exit_prog);
+	if (!s->exit) {
+		err = -errno;
+		signal__why(st, SIG_FAILED, "attach sys_exit: %s", strerror(-err));
+		goto err_free;
+	}
+	if (s->latency != CFG_LAT_OFF) {
+		err = attach_enter(s);
+		if (err) {
+			signal__why(st, SIG_FAILED, "attach sys_enter: %s", strerror(-err));
+			goto err_free;
+		}
+	}
+	*state = s;
+	return 0;
+
+err_free:
+	sc_stop(s);
+	return err;
+}
+
+static struct prev *prev_get(struct sc_state *s, uint64_t key)
+{
+	uint64_t h = key * 0x9E3779B97F4A7C15ULL;
+	struct prev **pp = &s->prev[h >> 52 & (PREV_BUCKETS - 1)], *p;
+
+	for (p = *pp; p; p = p->next)
+		if (p->key == key)
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->key = key;
+	p->next = *pp;
+	*pp = p;
+	return p;
+}
+
+/* Forget keys not seen this round: their kernel entries were deleted. */
+static void prev_sweep(struct sc_state *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < PREV_BUCKETS; i++) {
+		struct prev **pp = &s->prev[i];
+
+		while (*pp) {
+			struct prev *p = *pp;
+
+			if (p->seen != s->round) {
+				*pp = p->next;
+				free(p);
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+}
+
+static void pid_label(char *buf, size_t len, uint32_t pid)
+{
+	snprintf(buf, len, "%u", pid);
+}
+
+static void collect_calls(struct sc_state *s, uint64_t now, int fd)
+{
+	struct probe_sc_key key, next, *prevk = NULL;
+	struct probe_sc_val v;
+	struct probe_sc_key dead[256];
+	unsigned int ndead = 0, i;
+
+	while (bpf_map_get_next_key(fd, prevk, &next) == 0) {
+		struct label l[3];
+		struct series *se;
+		struct prev *p;
+		char pidbuf[16];
+		int alive;
+
+		key = next;
+		prevk = &key;
+		/* Before the read: a process found dead here made its last call already. */
+		alive = names__alive((int)key.pid);
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;	/* deleted meanwhile */
+		p = prev_get(s, (uint64_t)key.pid << 32 | key.nr);
+		if (!p)
+			continue;
+		p->seen = s->round;
+		if (v.count != p->a[0]) {
+			pid_label(pidbuf, sizeof(pidbuf), key.pid);
+			l[0] = (struct label){ "pid", pidbuf };
+			l[1] = (struct label){ "comm", names__get(s->ctx->names, (int)key.pid) };
+			l[2] = (struct label){ "syscall", syscall_names__get(key.nr) };
+			se = family__series(s->fam, l, 3);
+			if (se) {
+				series__add(se, now, 0, v.count - p->a[0]);
+				series__add(se, now, 1, v.errors - p->a[1]);
+				for (i = 0; i < PROBE_SC_BUCKETS; i++) {
+					uint32_t d = v.buckets[i] - p->buckets[i];
+
+					if (d)
+						series__observe_n(se, now,
+							loglin_lower(i, PROBE_SC_SUB_BITS) +
+							loglin_width(i, PROBE_SC_SUB_BITS) / 2, d);
+				}
+			}
+			s->calls += v.count - p->a[0];
+		}
+		p->a[0] = v.count;
+		p->a[1] = v.errors;
+		memcpy(p->buckets, v.buckets, sizeof(v.buckets));
+		/* The process is gone and its last calls are read: free the key. */
+		if (!alive && ndead < 256)
+			dead[ndead++] = key;
+	}
+	for (i = 0; i < ndead; i++)
+		bpf_map_delete_elem(fd, &dead[i]);
+}
+
+static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
+{
+	struct probe_sc_err_key key, next, *prevk = NULL;
+	struct probe_sc_err_key dead[256];
+	unsigned int ndead = 0, i;
+	uint64_t v;
+
+	while (bpf_map_get_next_key(fd, prevk, &next) == 0) {
+		char pidbuf[16], errbuf[16];
+		struct label l[4];
+		struct prev *p;
+		int alive;
+
+		key = next;
+		prevk = &key;
+		alive = names__alive((int)key.pid);
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		/* errno keys live in their own id space (top bit set); pid < 2^22,
+		 * nr < 2^10 and errno < 2^12 pack exactly */
+		p = prev_get(s, (1ULL << 63) | ((uint64_t)key.pid << 22 | key.nr) << 12 |
+			     ((uint32_t)key.err & 0xfff));
+		if (!p)
+			continue;
+		p->seen = s->round;
+		if (v != p->a[0]) {
+			struct series *se;
+
+			pid_label(pidbuf, sizeof(pidbuf), key.pid);
+			snprintf(errbuf, sizeof(errbuf), "%d", key.err);
+			l[0] = (struct label){ "pid", pidbuf };
+			l[1] = (struct label){ "comm", names__get(s->ctx->names, (int)key.pid) };
+			l[2] = (struct label){ "syscall", syscall_names__get(key.nr) };
+			l[3] = (struct label){ "errno", errbuf };
+			se = family__series(s->errfam, l, 4);
+			if (se)
+				series__add(se, now, 0, v - p->a[0]);
+			p->a[0] = v;
+		}
+		if (!alive && ndead < 256)
+			dead[ndead++] = key;
+	}
+	for (i = 0; i < ndead; i++)
+		bpf_map_delete_elem(fd, &dead[i]);
+}
+
+/* sampled: latency on for sample_on_s out of every sample_period_s */
+static void duty_cycle(struct sc_state *s, uint64_t now)
+{
+	const struct probe_config *cfg = s->ctx->cfg;
+	uint64_t sec = now / 1000000000ULL;
+	int on = sec % cfg->syscalls.sample_period_s < cfg->syscalls.sample_on_s;
+
+	if (on && !s->enter)
+		attach_enter(s);	/* a failure leaves latency off this period */
+	else if (!on && s->enter)
+		detach_enter(s);
+}
+
+static void sc_collect(void *state, uint64_t now)
+{
+	struct sc_state *s = state;
+
+	s->round++;
+	if (s->latency == CFG_LAT_SAMPLED)
+		duty_cycle(s, now);
+	collect_calls(s, now, bpf_map__fd(s->skel->maps.sc_stats));
+	collect_errnos(s, now, bpf_map__fd(s->skel->maps.sc_errnos));
+	prev_sweep(s);
+}
+
+static void sc_counts(void *state, struct signal_counts *c)
+{
+	struct sc_state *s = state;
+	int fd = bpf_map__fd(s->skel->maps.stats);
+	uint64_t v;
+	unsigned int i;
+
+	c->events = s->calls;
+	c->lost = 0;
+	for (i = 0; i < PROBE_SC_STAT_MAX; i++)
+		if (!signals__percpu_sum(fd, i, &v))
+			c->lost += v;
+}
+
+const struct signal_ops syscalls_signal = {
+	.name = "syscalls",
+	.what = "per process and syscall: calls, errors by errno, latency",
+	.plan = sc_plan,
+	.start = sc_start,
+	.collect = sc_collect,
+	.counts = sc_counts,
+	.stop = sc_stop,
+};
