@@ -108,6 +108,16 @@ $(OUT)/fixtures/%: tests/fixtures/%.c
 
 fixtures: $(FIXTURE_BINS)
 
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
+
+$(OUT)/bench/%: tests/bench/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g $(WARN) -o $@ $<
+
+bench: $(BENCH_BINS)
+
 unit: $(UNIT_BINS)
 
 # Runs every unit test binary; cmocka prints each suite's summary, and the

@@ -151,9 +151,12 @@ static int apply_object(struct probe_config *cfg, const cJSON *obj, const char *
 				 *prefix ? prefix : "(top level)");
 			return -EINVAL;
 		}
-		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+		/* A dot would let one key pose as a path into another section. */
+		if (strchr(it->string, '.') ||
+		    (size_t)snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
 				     it->string) >= sizeof(path)) {
-			snprintf(err, errlen, "%s: key path too long", origin);
+			snprintf(err, errlen, "%s: unknown key \"%.200s%s%.200s\" (see --print-config)",
+				 origin, prefix, *prefix ? "." : "", it->string);
 			return -EINVAL;
 		}
 		fd = find_field(path);
@@ -190,7 +193,9 @@ static int check_consistency(const struct probe_config *cfg, const char *origin,
 int config__apply_json(struct probe_config *cfg, const char *text, const char *origin,
 		       char *err, size_t errlen)
 {
-	cJSON *root = cJSON_Parse(text);
+	const char *end = NULL;
+	/* require_null_terminated: text after the object is an error, not ignored */
+	cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
 	int ret;
 
 	if (!root) {

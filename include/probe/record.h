@@ -21,10 +21,14 @@
 #include "types.h"
 #include "limits.h"
 
+/* Each record family owns a range of 16 types, defined in its own header. */
 enum probe_rec_type {
 	PROBE_REC_PROC_EXIT = 1,	/* a followed process ended (proc.h) */
 	PROBE_REC_PROC_FORK = 2,	/* a followed process forked a child */
-	PROBE_REC_TYPE_MAX,		/* later signals add their types above */
+	PROBE_REC_HTTP_BASE = 16,	/* http.h */
+	PROBE_REC_CONN_BASE = 32,	/* conn.h: TCP connections */
+	PROBE_REC_DB_BASE = 48,		/* db.h: database queries */
+	PROBE_REC_MEM_BASE = 64,	/* mem.h: memory growth and allocations */
 };
 
 struct probe_rec_hdr {

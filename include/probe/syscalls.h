@@ -26,14 +26,29 @@ struct probe_sc_key {
 };
 PROBE_ASSERT_SIZE(struct probe_sc_key, 8);
 
+/* Timed calls are the sum of the buckets: no separate count to pay for. */
 struct probe_sc_val {
 	__u64 count;		/* every completed call */
 	__u64 errors;		/* calls that returned -errno */
-	__u64 lat_count;	/* calls whose latency was measured */
-	__u64 lat_sum_ns;
 	__u32 buckets[PROBE_SC_BUCKETS];
 };
-PROBE_ASSERT_SIZE(struct probe_sc_val, 32 + 4 * PROBE_SC_BUCKETS);
+PROBE_ASSERT_SIZE(struct probe_sc_val, 16 + 4 * PROBE_SC_BUCKETS);
+
+/*
+ * Per-CPU state: the syscall in flight on this CPU, and the filter verdict
+ * for the last process seen here. A task leaves the CPU only through
+ * sched_switch, where an in-flight start time is spilled to a tid-keyed
+ * hash; so the common case (a call that does not block) costs two array
+ * lookups the JIT inlines, and a blocking call pays a hash update instead.
+ */
+struct probe_sc_cpu {
+	__u64 start_ns;		/* 0: nothing in flight */
+	__u32 tid;		/* whose call start_ns is */
+	__u32 verdict_tgid;	/* process the verdict below is for */
+	__u32 verdict;		/* 1: traced */
+	__u32 pad;
+};
+PROBE_ASSERT_SIZE(struct probe_sc_cpu, 24);
 
 struct probe_sc_err_key {
 	__u32 pid;

@@ -10,8 +10,10 @@ import time
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PROBE = os.path.join(ROOT, "probe")
-FIXTURES = os.path.join(ROOT, "build", "fixtures")
+# PROBE_BUILD selects another build directory (e.g. build-san) for the binary and fixtures.
+BUILD = os.path.join(ROOT, os.environ.get("PROBE_BUILD", "build"))
+PROBE = os.path.join(BUILD, "probe")
+FIXTURES = os.path.join(BUILD, "fixtures")
 
 
 def fixture(name):

@@ -37,9 +37,9 @@ struct prev {
 struct sc_state {
 	struct probe_ctx *ctx;
 	struct syscalls_bpf *skel;
-	struct bpf_link *enter;		/* attached only while latency is measured */
+	struct bpf_link *enter;		/* these two attached only while latency is measured */
+	struct bpf_link *sched;
 	struct bpf_link *exit;
-	struct bpf_program *enter_prog;
 	struct family *fam, *errfam;
 	struct prev *prev[PREV_BUCKETS];
 	uint64_t round;
@@ -69,11 +69,9 @@ static const char *const lat_names[] = { "exact", "sampled", "off" };
 static void sc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
-	int ts = ctx->feat->have[FEAT_TASK_STORAGE];
 
 	signal__hook(st, "tracepoint raw_syscalls/sys_exit%s",
-		     cfg->syscalls.latency == CFG_LAT_OFF ? "" :
-		     ts ? " + sys_enter (task storage)" : " + sys_enter (tid hash)");
+		     cfg->syscalls.latency == CFG_LAT_OFF ? "" : ", sys_enter, sched/sched_switch");
 	if (cfg->syscalls.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.syscalls.enabled is false");
 		return;
@@ -92,24 +90,39 @@ static void sc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		    ctx->filter ? "" : ", host-wide");
 }
 
-static int attach_enter(struct sc_state *s)
-{
-	if (s->enter)
-		return 0;
-	s->enter = bpf_program__attach(s->enter_prog);
-	if (!s->enter) {
-		int err = -errno;
-
-		s->enter = NULL;
-		return err;
-	}
-	return 0;
-}
-
 static void detach_enter(struct sc_state *s)
 {
+	s->skel->bss->sc_timing = 0;
 	bpf_link__destroy(s->enter);
+	bpf_link__destroy(s->sched);
 	s->enter = NULL;
+	s->sched = NULL;
+}
+
+/* Latency on: sched_switch first, so no call starts unspilled. */
+static int attach_enter(struct sc_state *s)
+{
+	int err;
+
+	if (s->enter)
+		return 0;
+	s->sched = bpf_program__attach(s->skel->progs.sched_switch);
+	if (!s->sched) {
+		err = -errno;
+		goto err_detach;
+	}
+	s->skel->bss->sc_timing = 1;
+	s->enter = bpf_program__attach(s->skel->progs.sys_enter);
+	if (!s->enter) {
+		err = -errno;
+		goto err_detach;
+	}
+	return 0;
+
+err_detach:
+	s->enter = NULL;
+	detach_enter(s);
+	return err;
 }
 
 static void sc_stop(void *state)
@@ -119,7 +132,8 @@ static void sc_stop(void *state)
 
 	if (!s)
 		return;
-	detach_enter(s);
+	if (s->skel)
+		detach_enter(s);
 	bpf_link__destroy(s->exit);
 	syscalls_bpf__destroy(s->skel);
 	for (i = 0; i < PREV_BUCKETS; i++) {
@@ -136,8 +150,7 @@ static void sc_stop(void *state)
 static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *st)
 {
 	struct sc_state *s = calloc(1, sizeof(*s));
-	int ts = ctx->feat->have[FEAT_TASK_STORAGE], err;
-	struct bpf_program *exit_prog;
+	int err;
 
 	if (!s)
 		return -ENOMEM;
@@ -157,15 +170,6 @@ static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	}
 	s->skel->rodata->filter_pids = ctx->filter;
 	s->skel->rodata->self_pid = (__u32)ctx->self_pid;
-	/* One pair of programs loads; the other is switched off before load. */
-	bpf_program__set_autoload(s->skel->progs.sys_enter_task, ts);
-	bpf_program__set_autoload(s->skel->progs.sys_exit_task, ts);
-	bpf_program__set_autoload(s->skel->progs.sys_enter_hash, !ts);
-	bpf_program__set_autoload(s->skel->progs.sys_exit_hash, !ts);
-	if (ts)
-		bpf_map__set_max_entries(s->skel->maps.sc_start_tid, 1);
-	s->enter_prog = ts ? s->skel->progs.sys_enter_task : s->skel->progs.sys_enter_hash;
-	exit_prog = ts ? s->skel->progs.sys_exit_task : s->skel->progs.sys_exit_hash;
 	if (ctx->tracked_fd >= 0) {
 		err = bpf_map__reuse_fd(s->skel->maps.tracked_pids, ctx->tracked_fd);
 		if (err) {
@@ -178,7 +182,7 @@ static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
 		goto err_free;
 	}
-	s->exit = bpf_program__attach(exit_prog);
+	s->exit = bpf_program__attach(s->skel->progs.sys_exit);
 	if (!s->exit) {
 		err = -errno;
 		signal__why(st, SIG_FAILED, "attach sys_exit: %s", strerror(-err));
@@ -187,7 +191,8 @@ static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	if (s->latency != CFG_LAT_OFF) {
 		err = attach_enter(s);
 		if (err) {
-			signal__why(st, SIG_FAILED, "attach sys_enter: %s", strerror(-err));
+			signal__why(st, SIG_FAILED, "attach sys_enter/sched_switch: %s",
+				    strerror(-err));
 			goto err_free;
 		}
 	}

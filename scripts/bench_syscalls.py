@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Added cost per syscall of the syscall signal, measured side by side.
+
+Each round runs every configuration once, in rotating order, on the same
+getppid loop; the loop times itself. Prints per-configuration medians
+(with min and max), the added ns per call and the ratio to no probe.
+"""
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.path.join(ROOT, os.environ.get("PROBE_BUILD", "build"))
+PROBE = os.path.join(BUILD, "probe")
+LOOP = os.path.join(BUILD, "bench", "syscall_loop")
+ROUNDS = int(os.environ.get("ROUNDS", "7"))
+ITERS = int(os.environ.get("ITERS", "3000000"))
+
+
+def config(**syscalls):
+    f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"signals": {"syscalls": syscalls}}, f)
+    f.close()
+    return f.name
+
+
+CONFIGS = [
+    ("no probe", None, False),
+    ("counts+errno, latency off", config(latency="off"), False),
+    # one period = the whole loop: the duty cycle's on-share is what costs
+    ("counts+errno, latency sampled 1s/10s", config(latency="sampled", sample_period_s=10,
+                                                    sample_on_s=1), False),
+    ("counts+errno, latency exact", config(latency="exact"), False),
+    ("host-wide, latency exact", config(enabled=True, latency="exact"), True),
+]
+
+
+def wait_ready(p):
+    buf = ""
+    deadline = time.time() + 30
+    while "probe: ready" not in buf:
+        if time.time() > deadline or p.poll() is not None:
+            raise RuntimeError("probe did not start:\n" + buf + p.stderr.read())
+        buf += p.stderr.readline()
+
+
+def one(cfg, hostwide):
+    loop = subprocess.Popen([LOOP, str(ITERS)], stdout=subprocess.PIPE, text=True)
+    assert loop.stdout.readline().startswith("ready")
+    probe = None
+    if cfg:
+        args = [PROBE, "--config", cfg, "--json", "-i", "3600"]
+        if not hostwide:
+            args += ["--pid", str(loop.pid)]
+        probe = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_ready(probe)
+    loop.send_signal(signal.SIGUSR1)
+    out = loop.stdout.read()
+    loop.wait()
+    if probe:
+        probe.send_signal(signal.SIGINT)
+        probe.wait(timeout=30)
+    return float(out.split("ns_per_call=")[1])
+
+
+def main():
+    for path in (PROBE, LOOP):
+        if not os.path.exists(path):
+            sys.exit(f"{path} missing: run 'make probe bench'")
+    res = {name: [] for name, _, _ in CONFIGS}
+    for r in range(ROUNDS):
+        order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
+        for name, cfg, hw in order:
+            res[name].append(one(cfg, hw))
+        print(f"round {r + 1}/{ROUNDS}: " +
+              ", ".join(f"{n.split(',')[-1].strip()}={res[n][-1]:.0f}" for n, _, _ in CONFIGS),
+              flush=True)
+    base = statistics.median(res["no probe"])
+    print(f"\ngetppid loop, {ITERS} calls, {ROUNDS} alternating rounds; ns per call")
+    print(f"{'configuration':40} {'median':>8} {'min':>8} {'max':>8} {'added':>8} {'ratio':>6}")
+    for name, _, _ in CONFIGS:
+        v = res[name]
+        med = statistics.median(v)
+        print(f"{name:40} {med:8.0f} {min(v):8.0f} {max(v):8.0f} {med - base:+8.0f} "
+              f"{med / base:6.2f}")
+    for _, cfg, _ in CONFIGS:
+        if cfg:
+            os.unlink(cfg)
+
+
+if __name__ == "__main__":
+    main()
