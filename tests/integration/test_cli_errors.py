@@ -58,7 +58,8 @@ def test_missing_pid():
     ('{"interval_s": ', "JSON"),
     ('{"a":' * 5000 + '1' + '}' * 5000, ""),
     ('\x00\x01garbage', ""),
-])
+], ids=["wrong-type", "unknown-key", "huge-number", "negative", "fraction", "bad-enum",
+        "array-for-object", "top-level-array", "truncated", "nested-5000", "binary"])
 def test_hostile_config_is_config_error(text, word):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         f.write(text)

@@ -8,9 +8,11 @@
 #include "core/hist.h"
 #include "core/store.h"
 
+extern const struct view_section view_health;
 extern const struct view_section view_syscalls;
 
 static const struct view_section *const sections[] = {
+	&view_health,
 	&view_syscalls,
 };
 
