@@ -74,6 +74,7 @@ static int on_tick(uint64_t now, void *arg)
 	if (now >= r->next_collect) {
 		signals__collect(r->sigs, now);
 		r->next_collect = now + COLLECT_NS;
+		store__expire(r->store, now, store__span_ns(r->store));
 		if (r->ctx->filter && r->ctx->targets_left <= 0) {
 			fprintf(stderr, "probe: every followed process has exited\n");
 			r->all_exited = 1;

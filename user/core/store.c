@@ -136,9 +136,18 @@ struct family *store__family(struct store *s, const struct family_desc *d)
 
 /*
  * Canonical key: labels in the order given (each family's writers use one
- * fixed order), "key=value" joined by 0x1f, which no label value keeps:
- * label_copy() replaces control bytes.
+ * fixed order), "key=value" joined by 0x1f. Control bytes inside keys and
+ * values become '?', here as in the stored labels, so no value can forge a
+ * separator and two label sets never share a key.
  */
+static void copy_clean(char *dst, const char *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = ((unsigned char)src[i] < 0x20 || src[i] == 0x7f) ? '?' : src[i];
+}
+
 static char *make_key(const struct label *labels, unsigned int n)
 {
 	size_t len = 1, off = 0;
@@ -153,10 +162,10 @@ static char *make_key(const struct label *labels, unsigned int n)
 	for (i = 0; i < n; i++) {
 		size_t kl = strlen(labels[i].key), vl = strlen(labels[i].value);
 
-		memcpy(key + off, labels[i].key, kl);
+		copy_clean(key + off, labels[i].key, kl);
 		off += kl;
 		key[off++] = '=';
-		memcpy(key + off, labels[i].value, vl);
+		copy_clean(key + off, labels[i].value, vl);
 		off += vl;
 		if (i + 1 < n)
 			key[off++] = 0x1f;
@@ -374,6 +383,10 @@ unsigned int store__expire(struct store *s, uint64_t now_ns, uint64_t idle_ns)
 	if (now_ns < idle_ns)
 		return 0;
 	for (f = s->families; f; f = f->next) {
+		/* Below three quarters of its cap a family keeps everything, so a
+		 * summary still shows a process that went quiet. */
+		if (f->size < f->d.max_series - f->d.max_series / 4)
+			continue;
 		for (i = 0; i < f->nbuckets; i++) {
 			struct series **pp = &f->buckets[i];
 
@@ -397,4 +410,9 @@ unsigned int store__expire(struct store *s, uint64_t now_ns, uint64_t idle_ns)
 uint64_t store__slot_ns(const struct store *s)
 {
 	return s->opts.slot_ns;
+}
+
+uint64_t store__span_ns(const struct store *s)
+{
+	return s->opts.slot_ns * s->opts.nslots;
 }

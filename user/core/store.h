@@ -77,9 +77,14 @@ uint64_t series__last_update(const struct series *se);
 typedef int (*series_fn)(struct series *se, void *arg);
 int family__for_each(struct family *f, series_fn fn, void *arg);
 
-/* Drop series not written since now - idle_ns; returns how many. */
+/*
+ * In families filled to three quarters of their cap or more, drop series
+ * not written since now - idle_ns, making room before the cap sends new
+ * series to overflow. Returns how many were dropped.
+ */
 unsigned int store__expire(struct store *s, uint64_t now_ns, uint64_t idle_ns);
 
 uint64_t store__slot_ns(const struct store *s);
+uint64_t store__span_ns(const struct store *s);	/* the windows' full span */
 
 #endif
