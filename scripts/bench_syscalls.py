@@ -82,12 +82,16 @@ def main():
               flush=True)
     base = statistics.median(res["no probe"])
     print(f"\ngetppid loop, {ITERS} calls, {ROUNDS} alternating rounds; ns per call")
-    print(f"{'configuration':40} {'median':>8} {'min':>8} {'max':>8} {'added':>8} {'ratio':>6}")
+    print("ratio = median / median of no probe; paired = median over rounds of the ratio to "
+          "that round's no-probe run (cancels slow rounds on a shared machine)")
+    print(f"{'configuration':40} {'median':>8} {'min':>8} {'max':>8} {'added':>8} {'ratio':>6} "
+          f"{'paired':>7}")
     for name, _, _ in CONFIGS:
         v = res[name]
         med = statistics.median(v)
+        paired = statistics.median(x / b for x, b in zip(v, res["no probe"]))
         print(f"{name:40} {med:8.0f} {min(v):8.0f} {max(v):8.0f} {med - base:+8.0f} "
-              f"{med / base:6.2f}")
+              f"{med / base:6.2f} {paired:7.2f}")
     for _, cfg, _ in CONFIGS:
         if cfg:
             os.unlink(cfg)

@@ -24,13 +24,65 @@ const char config__default_json[] =
 "      \"latency\": \"exact\",\n"
 "      \"sample_period_s\": 10,\n"
 "      \"sample_on_s\": 1\n"
+"    },\n"
+"    \"http\": {\n"
+"      \"enabled\": \"auto\",\n"
+"      \"max_routes\": 200,\n"
+"      \"max_connections\": 16384,\n"
+"      \"routes\": []\n"
+"    },\n"
+"    \"memgrowth\": {\n"
+"      \"enabled\": \"auto\",\n"
+"      \"horizon_s\": 180,\n"
+"      \"min_rate_bytes_s\": 8192,\n"
+"      \"min_growth_bytes\": 2097152,\n"
+"      \"min_fit\": 0.8,\n"
+"      \"tier2\": \"auto\",\n"
+"      \"tier2_max_pids\": 8,\n"
+"      \"tier2_hold_s\": 300,\n"
+"      \"sample_bytes\": 65536\n"
+"    },\n"
+"    \"conn\": {\n"
+"      \"enabled\": true,\n"
+"      \"ports\": {\n"
+"        \"postgresql\": [5432],\n"
+"        \"mysql\": [3306],\n"
+"        \"redis\": [6379],\n"
+"        \"mongodb\": [27017],\n"
+"        \"memcached\": [11211],\n"
+"        \"cassandra\": [9042],\n"
+"        \"mssql\": [1433],\n"
+"        \"oracle\": [1521],\n"
+"        \"elasticsearch\": [9200],\n"
+"        \"kafka\": [9092],\n"
+"        \"rabbitmq\": [5672],\n"
+"        \"nats\": [4222],\n"
+"        \"etcd\": [2379],\n"
+"        \"zookeeper\": [2181],\n"
+"        \"couchdb\": [5984],\n"
+"        \"influxdb\": [8086],\n"
+"        \"neo4j\": [7687]\n"
+"      }\n"
+"    },\n"
+"    \"alloc\": {\n"
+"      \"enabled\": \"auto\",\n"
+"      \"mode\": \"full\",\n"
+"      \"sample_bytes\": 32768,\n"
+"      \"min_age_s\": 10,\n"
+"      \"horizon_s\": 30,\n"
+"      \"min_growth_bps\": 64,\n"
+"      \"scan_s\": 2,\n"
+"      \"max_targets\": 8,\n"
+"      \"auto_enable_s\": 60,\n"
+"      \"budget_pct\": 5,\n"
+"      \"trap_cost_us\": 0\n"
 "    }\n"
 "  }\n"
 "}\n";
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
-enum field_type { F_UINT, F_DOUBLE, F_TRI, F_ENUM };
+enum field_type { F_UINT, F_DOUBLE, F_TRI, F_ENUM, F_PORTS, F_ROUTES };
 
 struct field {
 	const char *path;
@@ -41,6 +93,8 @@ struct field {
 };
 
 static const char *const latency_choices[] = { "exact", "sampled", "off", NULL };
+static const char *const alloc_mode_choices[] = { "full", "sampled", NULL };
+static const char *const tier2_choices[] = { "auto", "suspects", "off", NULL };
 
 #define OFF(m) offsetof(struct probe_config, m)
 
@@ -54,6 +108,37 @@ static const struct field fields[] = {
 	{ "signals.syscalls.latency", F_ENUM, OFF(syscalls.latency), 0, 0, latency_choices },
 	{ "signals.syscalls.sample_period_s", F_UINT, OFF(syscalls.sample_period_s), 2, 3600, NULL },
 	{ "signals.syscalls.sample_on_s", F_UINT, OFF(syscalls.sample_on_s), 1, 3600, NULL },
+	{ "signals.http.enabled", F_TRI, OFF(http.enabled), 0, 0, NULL },
+	{ "signals.http.max_routes", F_UINT, OFF(http.max_routes), 1, 100000, NULL },
+	{ "signals.http.max_connections", F_UINT, OFF(http.max_connections), 64, 1048576, NULL },
+	/* an array of route templates, checked by core/route.c */
+	{ "signals.http.routes", F_ROUTES, OFF(http.routes), 0, 0, NULL },
+	{ "signals.conn.enabled", F_TRI, OFF(conn.enabled), 0, 0, NULL },
+	{ "signals.memgrowth.enabled", F_TRI, OFF(memgrowth.enabled), 0, 0, NULL },
+	{ "signals.memgrowth.horizon_s", F_DOUBLE, OFF(memgrowth.horizon_s), 5, 86400, NULL },
+	{ "signals.memgrowth.min_rate_bytes_s", F_DOUBLE, OFF(memgrowth.min_rate_bytes_s), 0, 1e12,
+	  NULL },
+	{ "signals.memgrowth.min_growth_bytes", F_DOUBLE, OFF(memgrowth.min_growth_bytes), 0, 1e15,
+	  NULL },
+	{ "signals.memgrowth.min_fit", F_DOUBLE, OFF(memgrowth.min_fit), 0, 1, NULL },
+	{ "signals.memgrowth.tier2", F_ENUM, OFF(memgrowth.tier2), 0, 0, tier2_choices },
+	{ "signals.memgrowth.tier2_max_pids", F_UINT, OFF(memgrowth.tier2_max_pids), 1, 64, NULL },
+	{ "signals.memgrowth.tier2_hold_s", F_UINT, OFF(memgrowth.tier2_hold_s), 0, 86400, NULL },
+	{ "signals.memgrowth.sample_bytes", F_UINT, OFF(memgrowth.sample_bytes), 4096, 1073741824,
+	  NULL },
+	/* an object of kind -> [ports], merged by core/dbports.c */
+	{ "signals.conn.ports", F_PORTS, OFF(conn.ports), 0, 0, NULL },
+	{ "signals.alloc.enabled", F_TRI, OFF(alloc.enabled), 0, 0, NULL },
+	{ "signals.alloc.mode", F_ENUM, OFF(alloc.mode), 0, 0, alloc_mode_choices },
+	{ "signals.alloc.sample_bytes", F_UINT, OFF(alloc.sample_bytes), 1, 1 << 30, NULL },
+	{ "signals.alloc.min_age_s", F_UINT, OFF(alloc.min_age_s), 1, 86400, NULL },
+	{ "signals.alloc.horizon_s", F_UINT, OFF(alloc.horizon_s), 4, 86400, NULL },
+	{ "signals.alloc.min_growth_bps", F_DOUBLE, OFF(alloc.min_growth_bps), 0, 1e12, NULL },
+	{ "signals.alloc.scan_s", F_UINT, OFF(alloc.scan_s), 1, 3600, NULL },
+	{ "signals.alloc.max_targets", F_UINT, OFF(alloc.max_targets), 1, 64, NULL },
+	{ "signals.alloc.auto_enable_s", F_UINT, OFF(alloc.auto_enable_s), 0, 86400, NULL },
+	{ "signals.alloc.budget_pct", F_DOUBLE, OFF(alloc.budget_pct), 0.01, 100, NULL },
+	{ "signals.alloc.trap_cost_us", F_DOUBLE, OFF(alloc.trap_cost_us), 0, 1000, NULL },
 };
 
 static const struct field *find_field(const char *path)
@@ -132,6 +217,49 @@ static int set_field(struct probe_config *cfg, const struct field *fd, const cJS
 			snprintf(err + n, errlen - n, "%s\"%s\"", i ? ", " : " ", fd->choices[i]);
 		}
 		return -EINVAL;
+	case F_PORTS: {
+		char where[256];
+
+		snprintf(where, sizeof(where), "%s: %s", origin, fd->path);
+		return dbports__apply_json((struct dbports *)p, v, where, err, errlen);
+	}
+	case F_ROUTES: {
+		struct cfg_strlist *l = (struct cfg_strlist *)p;
+		const char *tmpl[ROUTE_TEMPLATES_MAX];
+		struct route_templates *t;
+		const cJSON *e;
+		char why[200];
+
+		if (!cJSON_IsArray(v)) {
+			snprintf(err, errlen, "%s: %s: expected an array of strings", origin, fd->path);
+			return -EINVAL;
+		}
+		i = 0;
+		cJSON_ArrayForEach(e, v) {
+			if (!cJSON_IsString(e)) {
+				snprintf(err, errlen, "%s: %s: expected an array of strings", origin,
+					 fd->path);
+				return -EINVAL;
+			}
+			if (i == ROUTE_TEMPLATES_MAX) {
+				snprintf(err, errlen, "%s: %s: more than %d templates", origin,
+					 fd->path, ROUTE_TEMPLATES_MAX);
+				return -ERANGE;
+			}
+			tmpl[i++] = e->valuestring;
+		}
+		/* compiled once here only to reject a bad template by name */
+		t = route__templates_new(tmpl, (unsigned int)i, why, sizeof(why));
+		if (!t) {
+			snprintf(err, errlen, "%s: %s: %s", origin, fd->path, why);
+			return errno == ENOMEM ? -ENOMEM : -EINVAL;
+		}
+		route__templates_free(t);
+		l->n = (unsigned int)i;
+		for (i = 0; i < (int)l->n; i++)
+			snprintf(l->v[i], sizeof(l->v[i]), "%s", tmpl[i]);
+		return 0;
+	}
 	}
 	return -EINVAL;
 }

@@ -9,9 +9,20 @@
 #define PROBE_CONFIG_H
 
 #include <stddef.h>
+#include "core/dbports.h"
+#include "core/route.h"
 
 enum cfg_tri { CFG_AUTO, CFG_ON, CFG_OFF };
 enum cfg_latency { CFG_LAT_EXACT, CFG_LAT_SAMPLED, CFG_LAT_OFF };
+/* memgrowth tier 2: which processes get stack samples */
+enum cfg_tier2 { CFG_T2_AUTO, CFG_T2_SUSPECTS, CFG_T2_OFF };
+enum cfg_alloc_mode { CFG_ALLOC_FULL, CFG_ALLOC_SAMPLED };
+
+/* A list of strings from a JSON array (http route templates). */
+struct cfg_strlist {
+	unsigned int n;
+	char v[ROUTE_TEMPLATES_MAX][ROUTE_MAX];
+};
 
 struct probe_config {
 	double interval_s;		/* live refresh */
@@ -27,6 +38,40 @@ struct probe_config {
 		unsigned int sample_period_s;	/* sampled: one period ... */
 		unsigned int sample_on_s;	/* ... of which latency is on this long */
 	} syscalls;
+	struct {
+		int enabled;			/* enum cfg_tri: auto = on, host-wide too */
+		unsigned int max_routes;	/* distinct routes kept per service */
+		unsigned int max_connections;	/* HTTP connections followed at once */
+		struct cfg_strlist routes;	/* templates, tried before the heuristics */
+	} http;
+	struct {
+		int enabled;			/* enum cfg_tri: auto = on, host-wide too */
+		struct dbports ports;		/* destination port -> kind */
+	} conn;
+	struct {
+		int enabled;			/* enum cfg_tri: auto = on, host-wide too */
+		double horizon_s;		/* the trend detector's window */
+		double min_rate_bytes_s;	/* slower growth is never flagged */
+		double min_growth_bytes;	/* the window's fitted growth must reach this */
+		double min_fit;			/* R^2 of the fitted line, 0..1 */
+		int tier2;			/* enum cfg_tier2: auto = --pid targets + suspects */
+		unsigned int tier2_max_pids;	/* processes sampled at once */
+		unsigned int tier2_hold_s;	/* sampling kept this long after a suspect clears */
+		unsigned int sample_bytes;	/* growth per stack sample */
+	} memgrowth;
+	struct {
+		int enabled;			/* enum cfg_tri: auto = --pid targets + tier-1 suspects */
+		int mode;			/* enum cfg_alloc_mode */
+		unsigned int sample_bytes;	/* byte-sampling period for stacks */
+		unsigned int min_age_s;		/* allocations older than this can be leaks */
+		unsigned int horizon_s;		/* growth is judged over this much history */
+		double min_growth_bps;		/* slower growth is not a suspect */
+		unsigned int scan_s;		/* how often outstanding allocations are aged */
+		unsigned int max_targets;	/* processes traced at once */
+		unsigned int auto_enable_s;	/* host-wide: trace a tier-1 suspect this long (0: never) */
+		double budget_pct;		/* auto: stop when the estimated cost exceeds this % of a CPU */
+		double trap_cost_us;		/* cost of one probe hit; 0: measured at start */
+	} alloc;
 };
 
 extern const char config__default_json[];

@@ -12,11 +12,19 @@
 
 extern const struct signal_ops proc_signal;
 extern const struct signal_ops syscalls_signal;
+extern const struct signal_ops http_signal;
+extern const struct signal_ops conn_signal;
+extern const struct signal_ops memgrowth_signal;
+extern const struct signal_ops alloc_signal;
 
 /* Order matters: proc creates the pid filter map the others reuse. */
 static const struct signal_ops *const table[] = {
 	&proc_signal,
 	&syscalls_signal,
+	&http_signal,
+	&conn_signal,
+	&memgrowth_signal,
+	&alloc_signal,	/* after memgrowth: reads its suspects from the store */
 };
 
 #define NSIGNALS (sizeof(table) / sizeof(table[0]))

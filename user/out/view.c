@@ -10,10 +10,20 @@
 
 extern const struct view_section view_health;
 extern const struct view_section view_syscalls;
+extern const struct view_section view_http;
+extern const struct view_section view_conn;
+extern const struct view_section view_db;
+extern const struct view_section view_mem;
+extern const struct view_section view_alloc;
 
 static const struct view_section *const sections[] = {
 	&view_health,
 	&view_syscalls,
+	&view_http,
+	&view_conn,
+	&view_db,
+	&view_mem,
+	&view_alloc,
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))

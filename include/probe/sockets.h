@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Socket capture (bpf/sockets.bpf.c): the state it keeps per (process, fd)
+ * and its counters. Protocol parsers (HTTP today) sit on top of it; each
+ * protocol's records and in-flight state live in its own header (http.h).
+ */
+#ifndef PROBE_SOCKETS_H
+#define PROBE_SOCKETS_H
+
+#include "types.h"
+
+/* Maps keyed by (tgid << 32 | fd). */
+#define PROBE_SOCK_KEY(tgid, fd)	((__u64)(tgid) << 32 | (__u32)(fd))
+
+/*
+ * (process, fd) pairs remembered: sockets being followed, and fds found not
+ * worth a look (files, pipes, UDP, TLS...), so later calls on them cost one
+ * lookup. LRU: an evicted entry is resolved again on its next call.
+ */
+#define PROBE_SOCK_MAX_FDS	65536
+
+/*
+ * Bytes of one read or write the kernel looks at. Pipelined messages, the
+ * Host header and Content-Length are only found within this window.
+ */
+#define PROBE_SOCK_SCAN		512
+
+/* Payloads that matched no protocol before a socket is given up on. */
+#define PROBE_SOCK_MAX_MISSES	4
+
+enum probe_proto {
+	PROBE_PROTO_UNKNOWN,	/* a stream socket, no payload classified yet */
+	PROBE_PROTO_NONE,	/* nothing we parse (not a socket, TLS, ...): skipped */
+	PROBE_PROTO_HTTP,
+	PROBE_PROTO_PGSQL,	/* client side of PostgreSQL (db.h) */
+	PROBE_PROTO_REDIS,	/* client side of Redis RESP (db.h) */
+	PROBE_PROTO_MYSQL,	/* client side of MySQL / MariaDB (db.h) */
+};
+
+enum probe_role {
+	PROBE_ROLE_NONE,
+	PROBE_ROLE_SERVER,	/* reads requests, writes responses */
+	PROBE_ROLE_CLIENT,	/* writes requests, reads responses */
+};
+
+/* probe_conn.flags */
+#define PROBE_CONN_F_SOCKET	0x01	/* family, ports and addresses are filled in */
+
+/*
+ * What one (process, fd) is. Small on purpose: every fd seen gets one.
+ * TCP sockets are followed; anything else (files, pipes, UDP, Unix
+ * sockets) is PROBE_PROTO_NONE from the start.
+ */
+struct probe_conn {
+	__u8 proto;		/* enum probe_proto */
+	__u8 role;		/* enum probe_role */
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u8 flags;		/* PROBE_CONN_F_* */
+	__u8 misses;		/* payloads that matched no protocol */
+	__u8 pad;
+	__u16 lport;		/* host byte order */
+	__u16 rport;
+	__u16 pad2[3];
+	__u8 laddr[16];		/* IPv4: first 4 bytes, network order */
+	__u8 raddr[16];		/* the peer */
+	__u64 sk;		/* the struct sock, to tell its close from a reuse of the fd */
+};
+PROBE_ASSERT_SIZE(struct probe_conn, 56);
+
+/* Per-CPU counters of the socket program (index into its stats array). */
+enum probe_sock_stat {
+	PROBE_SOCK_STAT_FD_NEW,		/* (process, fd) entries created */
+	PROBE_SOCK_STAT_FD_DEL,		/* removed on TCP close, accept or connect */
+	PROBE_SOCK_STAT_READ_FAULT,	/* lost: a user buffer could not be read */
+	PROBE_SOCK_STAT_NOT_PARSED,	/* stream sockets given up on: no known protocol */
+	/* HTTP */
+	PROBE_SOCK_STAT_HTTP_RECORDS,	/* requests sent to userspace */
+	PROBE_SOCK_STAT_HTTP_RB_DROP,	/* lost: ring buffer full */
+	PROBE_SOCK_STAT_HTTP_FIFO_FULL,	/* lost: more requests in flight than PROBE_HTTP_FIFO */
+	PROBE_SOCK_STAT_HTTP_ORPHAN,	/* lost: a response whose request was not seen */
+	PROBE_SOCK_STAT_HTTP_UNPARSED,	/* malformed start line, or not HTTP on an HTTP port */
+	PROBE_SOCK_STAT_HTTP_UNANSWERED, /* requests in flight when their connection closed */
+	PROBE_SOCK_STAT_HTTP_NEW,	/* HTTP connection states created */
+	PROBE_SOCK_STAT_HTTP_DEL,	/* HTTP connection states removed by the kernel side */
+	/* databases (db.h) */
+	PROBE_SOCK_STAT_DB_RECORDS,	/* queries sent to userspace */
+	PROBE_SOCK_STAT_DB_RB_DROP,	/* lost: ring buffer full */
+	PROBE_SOCK_STAT_DB_FIFO_FULL,	/* lost: more queries in flight than PROBE_DB_FIFO */
+	PROBE_SOCK_STAT_DB_UNPARSED,	/* not the protocol of a database port, or bad framing */
+	PROBE_SOCK_STAT_DB_STATE_DROP,	/* lost: no room for a connection's state */
+	PROBE_SOCK_STAT_MAX,
+};
+
+#endif

@@ -1,0 +1,30 @@
+#!/bin/bash
+# bench-http.sh [ROUNDS] [SECONDS]: what HTTP tracing costs a busy server.
+#
+# nginx (Debian nginx-light, 1 worker on CPU 0, a 612-byte static file) and
+# wrk (CPU 1, 32 keep-alive connections) on loopback, for SECONDS (10) per
+# run, ROUNDS (5) rounds; each round runs, in rotating order: no probe, the
+# probe host-wide with only the http signal, and the probe host-wide on its
+# embedded defaults. Prints every run, then medians with min-max, req/s and
+# p99 ratios against no probe. The machine may be shared: read the min-max
+# spread before the medians, and use more rounds when it is wide.
+#
+# PROBE_BUILD picks the build directory (default: build). Needs root, nginx,
+# wrk and taskset. The nginx config lives in a temporary directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+secs=${2:-10}
+probe=${PROBE_BUILD:-build}/probe
+if [ ! -x "$probe" ]; then
+	echo "bench-http: $probe missing: run make (or set PROBE_BUILD)" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench-http: needs root" >&2
+	exit 77
+fi
+for t in nginx wrk taskset; do
+	command -v "$t" >/dev/null || { echo "bench-http: $t missing (scripts/setup.sh --test)" >&2; exit 1; }
+done
+exec /usr/bin/python3 scripts/bench_http.py --probe "$probe" --rounds "$rounds" --seconds "$secs"

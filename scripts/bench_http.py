@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""bench_http.py: nginx + wrk on loopback, with and without the probe,
+alternating, in one run. Called by scripts/bench-http.sh; see there.
+
+Configurations, each run once per round (the order rotates every round):
+  none      nothing attached
+  http      the probe host-wide with every signal off but http (and proc,
+            which is always on)
+  default   the probe host-wide on its embedded defaults
+
+nginx (Debian nginx-light): 1 worker on CPU 0, a 612-byte static file,
+keep-alive, sendfile on, access_log off; wrk on CPU 1, 1 thread, 32
+connections. The probe is started, given 2 s after its ready line, and
+stopped with SIGINT after wrk; its summary says how many requests it saw.
+
+Besides req/s and p99, each run reports the CPU time nginx's worker, wrk
+and the probe spent per request. On a machine shared with other work the
+throughput mostly measures the scheduler's share; CPU per request does
+not.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(d, port):
+    html = os.path.join(d, "html")
+    tmp = os.path.join(d, "tmp")
+    os.makedirs(html)
+    os.makedirs(tmp)
+    with open(os.path.join(html, "index.html"), "w") as f:
+        f.write(("<p>probe bench</p>" * 40)[:612])
+    for root, dirs, files in os.walk(d):
+        os.chmod(root, 0o755)
+        for x in files:
+            os.chmod(os.path.join(root, x), 0o644)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+worker_cpu_affinity 01;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    default_type text/html;
+    server {{
+        listen 127.0.0.1:{port};
+        root {html};
+        location / {{ }}
+    }}
+}}
+""")
+    p = subprocess.Popen(["nginx", "-p", d, "-c", conf], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p
+        except OSError:
+            if time.time() > deadline or p.poll() is not None:
+                p.kill()
+                sys.exit("bench: nginx did not start: " + p.communicate()[1].decode())
+            time.sleep(0.05)
+
+
+def http_only_config(probe, path):
+    """The default config with every signal but http switched off."""
+    cfg = json.loads(subprocess.run([probe, "--print-config"], capture_output=True,
+                                    text=True, check=True).stdout)
+    for name, sig in cfg.get("signals", {}).items():
+        if isinstance(sig, dict) and "enabled" in sig:
+            sig["enabled"] = name == "http"
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+
+
+def start_probe(probe, args, log):
+    p = subprocess.Popen([probe, "--json", *args], stdout=open(log + ".out", "w"),
+                         stderr=open(log + ".err", "w"))
+    deadline = time.time() + 60
+    while "probe: ready" not in open(log + ".err").read():
+        if p.poll() is not None or time.time() > deadline:
+            p.kill()
+            p.wait()
+            sys.exit("bench: probe did not start:\n" + open(log + ".err").read())
+        time.sleep(0.1)
+    time.sleep(2)
+    return p
+
+
+def stop_probe(p, log):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    seen = lost = None
+    for line in reversed(open(log + ".out").read().strip().splitlines()):
+        obj = json.loads(line)
+        if obj.get("type") == "summary":
+            seen = sum(r["requests"] for r in obj.get("http", {}).get("server", [])
+                       if r.get("comm") == "nginx")
+            lost = sum(s["lost"] for s in obj.get("probe", []) if s["signal"] == "http")
+            break
+    return seen, lost
+
+
+def to_ms(v, unit):
+    return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def cpu_s(pid):
+    """utime + stime of a process so far, in seconds."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def workers(master):
+    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def wrk(port, secs, watch=()):
+    """One wrk run. watch: pids whose CPU time is added to wrk's own."""
+    before = [cpu_s(p) for p in watch]
+    with tempfile.TemporaryFile("w+") as out:
+        p = subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{secs}s",
+                              "--latency", f"http://127.0.0.1:{port}/index.html"],
+                             stdout=out, stderr=subprocess.DEVNULL)
+        _, _, ru = os.wait4(p.pid, 0)
+        out.seek(0)
+        out = out.read()
+    spent = [cpu_s(p) - b for p, b in zip(watch, before)]
+    cpu = ru.ru_utime + ru.ru_stime + sum(spent)
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    p50 = to_ms(*re.search(r"\s50%\s+([0-9.]+)(us|ms|s)\b", out).groups())
+    p99 = to_ms(*re.search(r"\s99%\s+([0-9.]+)(us|ms|s)\b", out).groups())
+    n = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": p50, "p99": p99, "n": n, "cpu_us": cpu / n * 1e6,
+            "wrk_us": (ru.ru_utime + ru.ru_stime) / n * 1e6,
+            "server_us": (spent[0] if spent else 0) / n * 1e6}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--probe", required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=10)
+    a = ap.parse_args()
+
+    d = tempfile.mkdtemp(prefix="probe-bench-http-")
+    port = free_port()
+    ng = start_nginx(d, port)
+    http_cfg = os.path.join(d, "http-only.json")
+    http_only_config(a.probe, http_cfg)
+    configs = [("none", None), ("http", ["--config", http_cfg]), ("default", [])]
+    res = {name: [] for name, _ in configs}
+    try:
+        wrk(port, 2)    # warm-up, not counted
+        for r in range(a.rounds):
+            order = configs[r % len(configs):] + configs[:r % len(configs)]
+            for name, args in order:
+                log = os.path.join(d, f"{name}-{r}")
+                p = start_probe(a.probe, args, log) if args is not None else None
+                watch = workers(ng.pid) + ([p.pid] if p else [])
+                w = wrk(port, a.seconds, watch)
+                if p:
+                    w["seen"], w["lost"] = stop_probe(p, log)
+                res[name].append(w)
+                extra = f"  probe saw {w['seen']} (lost {w['lost']})" if p else ""
+                print(f"round {r} {name:8s} {w['rps']:9.0f} req/s  p50 {w['p50']:.3f} ms  "
+                      f"p99 {w['p99']:.3f} ms  cpu {w['cpu_us']:.1f} us/req (nginx "
+                      f"{w['server_us']:.1f}, wrk {w['wrk_us']:.1f}){extra}", flush=True)
+                time.sleep(1)
+    finally:
+        ng.send_signal(signal.SIGQUIT)
+        try:
+            ng.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            ng.kill()
+            ng.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+    base = res["none"]
+    base_rps = statistics.median(x["rps"] for x in base)
+    base_p99 = statistics.median(x["p99"] for x in base)
+    print(f"\n== medians over {a.rounds} alternating rounds of {a.seconds} s "
+          f"(shared machine: min-max shown)")
+    base_cpu = statistics.median(x["cpu_us"] for x in base)
+    print(f"{'config':8s} {'req/s':>9s} {'[min-max]':>17s} {'ratio':>6s} {'paired':>7s} "
+          f"{'p99 ms':>7s} {'[min-max]':>15s} {'p99 ratio':>9s} {'cpu us/req':>10s} "
+          f"{'kept':>5s}")
+    for name, _ in configs:
+        v = res[name]
+        rps = statistics.median(x["rps"] for x in v)
+        p99 = statistics.median(x["p99"] for x in v)
+        cpu = statistics.median(x["cpu_us"] for x in v)
+        paired = statistics.median(x["rps"] / b["rps"] for x, b in zip(v, base))
+        print(f"{name:8s} {rps:9.0f} [{min(x['rps'] for x in v):7.0f}-"
+              f"{max(x['rps'] for x in v):7.0f}] {rps / base_rps:6.3f} {paired:7.3f} "
+              f"{p99:7.3f} [{min(x['p99'] for x in v):6.3f}-{max(x['p99'] for x in v):6.3f}] "
+              f"{p99 / base_p99:9.3f} {cpu:10.2f} {base_cpu / cpu:5.3f}")
+    print("ratio: median req/s over the median without the probe; paired: median of the "
+          "per-round ratios.\ncpu us/req: CPU time of nginx's worker, wrk and the probe "
+          "process per request (BPF time is charged to the traced processes); kept: the "
+          "throughput that cost allows when the CPUs are the limit, robust to other load "
+          "on the machine.")
+
+
+if __name__ == "__main__":
+    main()

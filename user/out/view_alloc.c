@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The allocator section (tier 3): traced processes and what tracing them
+ * costs, leak suspects with their top stacks, and the top call sites by
+ * outstanding bytes. Reads the alloc_target, alloc_site and alloc_stack
+ * families only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "out/view.h"
+#include "core/store.h"
+
+#define STACKS_PER_SITE	5
+#define JSON_MAX_SITES	200
+
+/* gauge indexes, in the order the signal declares them */
+enum { S_BYTES, S_COUNT, S_OLD, S_OLDEST, S_GROWTH, S_SUSPECT };
+enum { T_ATTACHED, T_EXITED, T_AUTO, T_RATE, T_PCT, T_TRAP, T_TRACKED };
+
+struct row {
+	struct series *se;
+	struct view_stats vs;
+	double bytes;
+};
+
+struct rows {
+	struct row *v;
+	size_t n, cap;
+	uint64_t now;
+	const struct view_opts *o;
+	int need_pid;			/* skip the overflow series (no labels) */
+};
+
+static int add_row(struct series *se, void *arg)
+{
+	struct rows *r = arg;
+	struct row row = { .se = se };
+
+	if (r->need_pid && !series__label(se, "pid"))
+		return 0;
+	if (view__stats(se, r->now, r->o, &row.vs))
+		return 0;
+	row.bytes = series__gauge(se, 0);
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct row *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return 1;	/* show what fits */
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = row;
+	return 0;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	double sx = series__gauge(x->se, S_SUSPECT), sy = series__gauge(y->se, S_SUSPECT);
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+static void rows_of(struct store *st, const char *family, uint64_t now,
+		    const struct view_opts *o, struct rows *r)
+{
+	struct family *f = store__find_family(st, family);
+
+	memset(r, 0, sizeof(*r));
+	r->now = now;
+	r->o = o;
+	r->need_pid = 1;
+	if (f)
+		family__for_each(f, add_row, r);
+	if (r->n)
+		qsort(r->v, r->n, sizeof(*r->v), by_bytes);
+}
+
+static int same(const struct series *a, const struct series *b, const char *key)
+{
+	const char *x = series__label(a, key), *y = series__label(b, key);
+
+	return x && y && !strcmp(x, y);
+}
+
+/* Stacks (sorted by bytes) that belong to a site row. */
+static unsigned int stacks_of(const struct rows *stacks, const struct series *site,
+			      struct row **out, unsigned int max)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < stacks->n && n < max; i++) {
+		struct series *se = stacks->v[i].se;
+
+		if (same(se, site, "pid") && same(se, site, "instance") && same(se, site, "site") &&
+		    stacks->v[i].bytes > 0)
+			out[n++] = &stacks->v[i];
+	}
+	return n;
+}
+
+static const char *bytes_str(double b, char *buf, size_t len)
+{
+	if (b < 0)
+		b = 0;
+	if (b < 1024)
+		snprintf(buf, len, "%.0fB", b);
+	else if (b < 1024 * 1024)
+		snprintf(buf, len, "%.1fKiB", b / 1024);
+	else if (b < 1024.0 * 1024 * 1024)
+		snprintf(buf, len, "%.2fMiB", b / (1024 * 1024));
+	else
+		snprintf(buf, len, "%.2fGiB", b / (1024.0 * 1024 * 1024));
+	return buf;
+}
+
+static const char *lbl(const struct series *se, const char *key)
+{
+	const char *v = series__label(se, key);
+
+	return v ? v : "?";
+}
+
+/* "a;b;c" printed as one frame a line, indented. */
+static void print_stack(FILE *out, const char *stack, double share_bytes)
+{
+	char b[32];
+	const char *p = stack;
+	int first = 1;
+
+	while (*p) {
+		const char *e = strchr(p, ';');
+		int len = e ? (int)(e - p) : (int)strlen(p);
+
+		if (first)
+			fprintf(out, "      %9s  %.*s\n", bytes_str(share_bytes, b, sizeof(b)), len, p);
+		else
+			fprintf(out, "      %9s    <- %.*s\n", "", len, p);
+		first = 0;
+		p += len;
+		if (*p == ';')
+			p++;
+	}
+}
+
+static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	struct rows targets, sites, stacks;
+	char b1[32], b2[32], b3[32];
+	unsigned int nsusp = 0, shown = 0;
+	size_t i;
+
+	rows_of(st, "alloc_target", now, o, &targets);
+	if (!targets.n) {
+		free(targets.v);
+		return 0;
+	}
+	rows_of(st, "alloc_site", now, o, &sites);
+	rows_of(st, "alloc_stack", now, o, &stacks);
+
+	fprintf(out, "ALLOCATIONS (libc allocator uprobes: outstanding heap by call site)\n");
+	fprintf(out, "%-16s %7s %-14s %10s %9s %9s  %s\n", "COMM", "PID", "INSTANCE", "CALLS/S",
+		"EST.CPU", "TRACKED", "STATE");
+	for (i = 0; i < targets.n; i++) {
+		struct series *se = targets.v[i].se;
+		int attached = series__gauge(se, T_ATTACHED) == 1;
+
+		fprintf(out, "%-16s %7s %-14s %10.0f %8.1f%% %9.0f  %s%s (probe hit %.1fus)\n",
+			lbl(se, "comm"), lbl(se, "pid"), lbl(se, "instance"), series__gauge(se, T_RATE),
+			series__gauge(se, T_PCT), series__gauge(se, T_TRACKED),
+			attached ? "traced" : series__gauge(se, T_EXITED) == 1 ? "exited" : "ended",
+			series__gauge(se, T_AUTO) == 1 ? ", auto" : "", series__gauge(se, T_TRAP));
+	}
+
+	for (i = 0; i < sites.n; i++)
+		nsusp += series__gauge(sites.v[i].se, S_SUSPECT) == 1;
+	if (nsusp) {
+		fprintf(out, "LEAK SUSPECTS (allocations older than the minimum age, still growing)\n");
+		fprintf(out, "%-16s %7s %10s %11s %10s %8s  %s\n", "COMM", "PID", "GROWTH/S",
+			"OUTSTANDING", "OLD", "OLDEST", "SITE, then top stacks");
+		for (i = 0; i < sites.n; i++) {
+			struct series *se = sites.v[i].se;
+			struct row *top[STACKS_PER_SITE];
+			unsigned int k, n;
+
+			if (series__gauge(se, S_SUSPECT) != 1)
+				continue;
+			fprintf(out, "%-16s %7s %10s %11s %10s %7.0fs  %s\n", lbl(se, "comm"),
+				lbl(se, "pid"), bytes_str(series__gauge(se, S_GROWTH), b1, sizeof(b1)),
+				bytes_str(series__gauge(se, S_BYTES), b2, sizeof(b2)),
+				bytes_str(series__gauge(se, S_OLD), b3, sizeof(b3)),
+				series__gauge(se, S_OLDEST), lbl(se, "site"));
+			n = stacks_of(&stacks, se, top, STACKS_PER_SITE);
+			for (k = 0; k < n; k++)
+				print_stack(out, lbl(top[k]->se, "stack"), top[k]->bytes);
+		}
+	}
+	fprintf(out, "TOP SITES BY OUTSTANDING BYTES\n");
+	fprintf(out, "%-16s %7s %11s %9s %9s %9s %10s  %s\n", "COMM", "PID", "OUTSTANDING", "COUNT",
+		"ALLOCS/S", "FREES/S", "GROWTH/S", "SITE");
+	for (i = 0; i < sites.n && shown < o->top; i++) {
+		struct series *se = sites.v[i].se;
+		struct view_stats *vs = &sites.v[i].vs;
+		double secs = vs->seconds > 0 ? vs->seconds : 1;
+
+		if (sites.v[i].bytes <= 0 && !vs->counters[0])
+			continue;
+		shown++;
+		fprintf(out, "%-16s %7s %11s %9.0f %9.0f %9.0f %10s  %s%s\n", lbl(se, "comm"),
+			lbl(se, "pid"), bytes_str(sites.v[i].bytes, b1, sizeof(b1)),
+			series__gauge(se, S_COUNT), vs->counters[0] / secs, vs->counters[1] / secs,
+			bytes_str(series__gauge(se, S_GROWTH), b2, sizeof(b2)), lbl(se, "site"),
+			series__gauge(se, S_SUSPECT) == 1 ? "  [suspect]" : "");
+	}
+	if (!shown)
+		fprintf(out, "(no outstanding allocations seen yet)\n");
+	free(targets.v);
+	free(sites.v);
+	free(stacks.v);
+	return 1;
+}
+
+static cJSON *site_json(const struct row *r, const struct rows *stacks)
+{
+	struct row *top[STACKS_PER_SITE];
+	cJSON *e = cJSON_CreateObject(), *arr;
+	struct series *se = r->se;
+	unsigned int k, n;
+
+	if (!e)
+		return NULL;
+	cJSON_AddStringToObject(e, "pid", lbl(se, "pid"));
+	cJSON_AddStringToObject(e, "comm", lbl(se, "comm"));
+	cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
+	cJSON_AddStringToObject(e, "site", lbl(se, "site"));
+	cJSON_AddNumberToObject(e, "bytes", series__gauge(se, S_BYTES));
+	cJSON_AddNumberToObject(e, "count", series__gauge(se, S_COUNT));
+	cJSON_AddNumberToObject(e, "old_bytes", series__gauge(se, S_OLD));
+	cJSON_AddNumberToObject(e, "oldest_s", series__gauge(se, S_OLDEST));
+	cJSON_AddNumberToObject(e, "growth_bps", series__gauge(se, S_GROWTH));
+	cJSON_AddBoolToObject(e, "suspect", series__gauge(se, S_SUSPECT) == 1);
+	cJSON_AddNumberToObject(e, "allocs", (double)r->vs.counters[0]);
+	cJSON_AddNumberToObject(e, "frees", (double)r->vs.counters[1]);
+	arr = cJSON_AddArrayToObject(e, "stacks");
+	n = stacks_of(stacks, se, top, STACKS_PER_SITE);
+	for (k = 0; arr && k < n; k++) {
+		cJSON *s = cJSON_CreateObject(), *frames;
+		const char *p = lbl(top[k]->se, "stack");
+
+		if (!s)
+			break;
+		cJSON_AddNumberToObject(s, "bytes", top[k]->bytes);
+		cJSON_AddNumberToObject(s, "sampled", series__gauge(top[k]->se, 1));
+		frames = cJSON_AddArrayToObject(s, "frames");
+		while (frames && *p) {
+			const char *end = strchr(p, ';');
+			size_t len = end ? (size_t)(end - p) : strlen(p);
+			char *f = strndup(p, len);
+
+			if (f) {
+				cJSON_AddItemToArray(frames, cJSON_CreateString(f));
+				free(f);
+			}
+			p += len;
+			if (*p == ';')
+				p++;
+		}
+		cJSON_AddItemToArray(arr, s);
+	}
+	return e;
+}
+
+static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	struct rows targets, sites, stacks;
+	cJSON *root, *tarr, *sarr, *sites_arr;
+	unsigned int nsites = 0;
+	size_t i;
+
+	rows_of(st, "alloc_target", now, o, &targets);
+	if (!targets.n) {
+		free(targets.v);
+		return;
+	}
+	root = cJSON_AddObjectToObject(obj, "alloc");
+	if (!root) {
+		free(targets.v);
+		return;
+	}
+	rows_of(st, "alloc_site", now, o, &sites);
+	rows_of(st, "alloc_stack", now, o, &stacks);
+	tarr = cJSON_AddArrayToObject(root, "targets");
+	for (i = 0; tarr && i < targets.n; i++) {
+		struct series *se = targets.v[i].se;
+		cJSON *e = cJSON_CreateObject();
+
+		if (!e)
+			break;
+		cJSON_AddStringToObject(e, "pid", lbl(se, "pid"));
+		cJSON_AddStringToObject(e, "comm", lbl(se, "comm"));
+		cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
+		cJSON_AddStringToObject(e, "libc", lbl(se, "libc"));
+		cJSON_AddStringToObject(e, "probes", lbl(se, "probes"));
+		cJSON_AddBoolToObject(e, "attached", series__gauge(se, T_ATTACHED) == 1);
+		cJSON_AddBoolToObject(e, "exited", series__gauge(se, T_EXITED) == 1);
+		cJSON_AddBoolToObject(e, "auto", series__gauge(se, T_AUTO) == 1);
+		cJSON_AddNumberToObject(e, "calls_per_s", series__gauge(se, T_RATE));
+		cJSON_AddNumberToObject(e, "est_cpu_pct", series__gauge(se, T_PCT));
+		cJSON_AddNumberToObject(e, "trap_us", series__gauge(se, T_TRAP));
+		cJSON_AddNumberToObject(e, "tracked", series__gauge(se, T_TRACKED));
+		cJSON_AddNumberToObject(e, "calls", (double)targets.v[i].vs.counters[0]);
+		cJSON_AddNumberToObject(e, "frees", (double)targets.v[i].vs.counters[1]);
+		cJSON_AddItemToArray(tarr, e);
+	}
+	sarr = cJSON_AddArrayToObject(root, "suspects");
+	sites_arr = cJSON_AddArrayToObject(root, "sites");
+	for (i = 0; i < sites.n; i++) {
+		const struct row *r = &sites.v[i];
+		int suspect = series__gauge(r->se, S_SUSPECT) == 1;
+
+		if (suspect && sarr)
+			cJSON_AddItemToArray(sarr, site_json(r, &stacks));
+		if (sites_arr && nsites < JSON_MAX_SITES && (r->bytes > 0 || r->vs.counters[0])) {
+			cJSON_AddItemToArray(sites_arr, site_json(r, &stacks));
+			nsites++;
+		}
+	}
+	free(targets.v);
+	free(sites.v);
+	free(stacks.v);
+}
+
+const struct view_section view_alloc = {
+	.name = "alloc",
+	.text = alloc_text,
+	.json = alloc_json,
+};

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The database section: one row per (process, destination, operation)
+ * from db_query: queries, errors, p50/p95/p99, and for Redis reads the
+ * hit ratio; db_stats (what could not be parsed or timed) after it. Its
+ * pid/comm/dest/kind labels are the connections section's, so the two
+ * tables read side by side per destination.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "out/view.h"
+#include "core/store.h"
+#include "signals/dbquery.h"
+
+struct db_row {
+	struct series *se;
+	struct view_stats vs;
+};
+
+struct db_rows {
+	struct db_row *v;
+	size_t n, cap;
+	uint64_t now;
+	const struct view_opts *o;
+};
+
+static int add_row(struct series *se, void *arg)
+{
+	struct db_rows *r = arg;
+	struct db_row row = { .se = se };
+
+	if (view__stats(se, r->now, r->o, &row.vs) || !row.vs.counters[DQ_QUERIES])
+		return 0;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct db_row *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return 0;	/* show what fits */
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = row;
+	return 0;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct db_row *x = a, *y = b;
+	uint64_t cx = x->vs.counters[DQ_QUERIES], cy = y->vs.counters[DQ_QUERIES];
+
+	return cx < cy ? 1 : cx > cy ? -1 : 0;
+}
+
+static size_t collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
+			   struct db_rows *r)
+{
+	struct family *f = store__find_family(st, "db_query");
+
+	memset(r, 0, sizeof(*r));
+	r->now = now;
+	r->o = o;
+	if (!f)
+		return 0;
+	family__for_each(f, add_row, r);
+	qsort(r->v, r->n, sizeof(*r->v), by_count);
+	return r->n;
+}
+
+static const char *lab(const struct series *se, const char *k)
+{
+	const char *v = series__label(se, k);
+
+	return v ? v : "-";
+}
+
+struct stat_acc {
+	char buf[200];
+	size_t len;
+	cJSON *obj;
+	uint64_t now;
+	const struct view_opts *o;
+};
+
+static int add_stat(struct series *se, void *arg)
+{
+	struct stat_acc *a = arg;
+	struct view_stats vs;
+	const char *what = series__label(se, "what");
+
+	if (!what || view__stats(se, a->now, a->o, &vs) || !vs.counters[0])
+		return 0;
+	if (a->obj)
+		cJSON_AddNumberToObject(a->obj, what, (double)vs.counters[0]);
+	else if (a->len < sizeof(a->buf))
+		a->len += snprintf(a->buf + a->len, sizeof(a->buf) - a->len, " %s=%lu", what,
+				   (unsigned long)vs.counters[0]);
+	return 0;
+}
+
+static int db_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	struct family *sf = store__find_family(st, "db_stats");
+	struct stat_acc a = { .now = now, .o = o };
+	struct db_rows r;
+	char p50[16], p95[16], p99[16], hit[16];
+	size_t i;
+
+	collect_rows(st, now, o, &r);
+	if (sf)
+		family__for_each(sf, add_stat, &a);
+	if (!r.n && !a.len) {
+		free(r.v);
+		return 0;
+	}
+	fprintf(out, "DATABASE QUERIES (client side, by process, destination and operation, top %u)\n",
+		o->top);
+	fprintf(out, "%-16s %7s %-24s %-11s %-12s %9s %7s %9s %9s %9s %6s\n", "COMM", "PID",
+		"DESTINATION", "KIND", "OP", "QUERIES", "ERRORS", "P50", "P95", "P99", "HIT%");
+	for (i = 0; i < r.n && i < o->top; i++) {
+		const struct view_stats *v = &r.v[i].vs;
+		struct series *se = r.v[i].se;
+		uint64_t h = v->counters[DQ_HITS], m = v->counters[DQ_MISSES];
+
+		if (h + m)
+			snprintf(hit, sizeof(hit), "%.1f", 100.0 * (double)h / (double)(h + m));
+		else
+			snprintf(hit, sizeof(hit), "-");
+		fprintf(out, "%-16s %7s %-24s %-11s %-12s %9lu %7lu %9s %9s %9s %6s\n",
+			lab(se, "comm"), lab(se, "pid"), lab(se, "dest"), lab(se, "kind"),
+			lab(se, "op"), (unsigned long)v->counters[DQ_QUERIES],
+			(unsigned long)v->counters[DQ_ERRORS],
+			v->count ? view__dur(v->p50, p50, sizeof(p50)) : "-",
+			v->count ? view__dur(v->p95, p95, sizeof(p95)) : "-",
+			v->count ? view__dur(v->p99, p99, sizeof(p99)) : "-", hit);
+	}
+	if (a.len)
+		fprintf(out, "  not parsed or timed:%s\n", a.buf);
+	free(r.v);
+	return 1;
+}
+
+static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	struct family *sf = store__find_family(st, "db_stats");
+	cJSON *arr = cJSON_AddArrayToObject(obj, "db_queries");
+	struct stat_acc a = { .now = now, .o = o };
+	struct db_rows r;
+	size_t i;
+
+	if (!arr)
+		return;
+	collect_rows(st, now, o, &r);
+	for (i = 0; i < r.n; i++) {
+		const struct view_stats *v = &r.v[i].vs;
+		cJSON *e = cJSON_CreateObject(), *lat;
+		const struct label *l;
+		unsigned int n = series__labels(r.v[i].se, &l), k;
+		uint64_t h = v->counters[DQ_HITS], m = v->counters[DQ_MISSES];
+
+		if (!e)
+			break;
+		for (k = 0; k < n; k++)
+			cJSON_AddStringToObject(e, l[k].key, l[k].value);
+		cJSON_AddNumberToObject(e, "queries", (double)v->counters[DQ_QUERIES]);
+		cJSON_AddNumberToObject(e, "errors", (double)v->counters[DQ_ERRORS]);
+		cJSON_AddNumberToObject(e, "hits", (double)h);
+		cJSON_AddNumberToObject(e, "misses", (double)m);
+		if (h + m)
+			cJSON_AddNumberToObject(e, "hit_ratio", (double)h / (double)(h + m));
+		cJSON_AddNumberToObject(e, "seconds", v->seconds);
+		if (v->count) {
+			lat = cJSON_AddObjectToObject(e, "latency_ns");
+			cJSON_AddNumberToObject(lat, "count", (double)v->count);
+			cJSON_AddNumberToObject(lat, "mean", v->mean);
+			cJSON_AddNumberToObject(lat, "p50", (double)v->p50);
+			cJSON_AddNumberToObject(lat, "p95", (double)v->p95);
+			cJSON_AddNumberToObject(lat, "p99", (double)v->p99);
+			cJSON_AddNumberToObject(lat, "max", (double)v->max);
+		}
+		cJSON_AddItemToArray(arr, e);
+	}
+	free(r.v);
+	a.obj = cJSON_AddObjectToObject(obj, "db_stats");
+	if (a.obj && sf)
+		family__for_each(sf, add_stat, &a);
+}
+
+const struct view_section view_db = {
+	.name = "db",
+	.text = db_text,
+	.json = db_json,
+};

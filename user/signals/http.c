@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * http signal: HTTP/1.x requests from the socket capture (bpf/sockets.bpf.c),
+ * one record per request, aggregated per route and per client peer.
+ *
+ * Store families:
+ *   http_server  labels comm, exe, method, route, status_class
+ *                counters requests, errors_4xx, errors_5xx; histogram of
+ *                durations (ns, first request byte -> first response byte)
+ *   http_client  labels comm, exe, host, peer, method, status_class
+ *                same counters and histogram, timed from the request write
+ *                to the response read
+ *   http_stats   label what; counter count: what the kernel side could not
+ *                parse or time (unparsed, orphan responses, ...), for the view
+ *
+ * The service is the process's comm and executable name (read by the
+ * kernel once per connection: short-lived clients are gone from /proc by
+ * the time their records are read). Routes come from
+ * core/route.c (templates from the config first, then heuristics); each
+ * service keeps at most signals.http.max_routes distinct routes, the rest
+ * go to the route "{overflow}" and are counted (http_stats what=route_overflow).
+ *
+ * At a busy server's rate (tens of thousands of records a second) building
+ * label sets for every record would cost more than the capture. A small
+ * direct-mapped cache maps a record's raw identity (process, role, method,
+ * status class, raw target or peer) to its series; it is flushed on every
+ * collect, so a series pointer never outlives a second (the store only
+ * drops series idle for much longer).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sockets.skel.h"
+#include "probe/http.h"
+#include "probe/sockets.h"
+#include "config.h"
+#include "core/route.h"
+#include "core/store.h"
+#include "loader/features.h"
+#include "loader/loop.h"
+#include "loader/signal.h"
+#include "loader/signals.h"
+#include "proc/names.h"
+#include "signals/dbquery.h"
+
+#define FAST_SLOTS	4096
+#define FAST_KEY_MAX	(8 + PROBE_HTTP_PATH_LEN + 8)
+#define SERVICE_SLOTS	1024
+#define SWEEP_ROUNDS	30	/* collects between sweeps of dead processes' fds */
+#define BATCH		1024
+
+enum { HC_REQUESTS, HC_4XX, HC_5XX, HC_MAX };
+
+static const struct family_desc server_desc = {
+	.name = "http_server",
+	.help = "HTTP requests served per service, method, route and status class",
+	.ncounters = HC_MAX,
+	.counters = { "requests", "errors_4xx", "errors_5xx" },
+	.hist_unit = "ns",
+};
+
+static const struct family_desc client_desc = {
+	.name = "http_client",
+	.help = "HTTP requests made per process, host, peer, method and status class",
+	.ncounters = HC_MAX,
+	.counters = { "requests", "errors_4xx", "errors_5xx" },
+	.hist_unit = "ns",
+};
+
+static const struct family_desc stats_desc = {
+	.name = "http_stats",
+	.help = "HTTP capture: what could not be parsed or timed",
+	.max_series = 32,
+	.ncounters = 1,
+	.counters = { "count" },
+};
+
+/* Kernel counters shown in http_stats, by the name the view prints. */
+static const struct {
+	enum probe_sock_stat idx;
+	const char *what;
+} kstats[] = {
+	{ PROBE_SOCK_STAT_HTTP_UNPARSED, "unparsed" },
+	{ PROBE_SOCK_STAT_HTTP_UNANSWERED, "unanswered" },
+	{ PROBE_SOCK_STAT_HTTP_ORPHAN, "orphan_responses" },
+	{ PROBE_SOCK_STAT_HTTP_FIFO_FULL, "pipeline_overflow" },
+	{ PROBE_SOCK_STAT_HTTP_RB_DROP, "ringbuf_drops" },
+	{ PROBE_SOCK_STAT_READ_FAULT, "read_faults" },
+	{ PROBE_SOCK_STAT_NOT_PARSED, "other_protocol_sockets" },
+};
+#define NKSTATS (sizeof(kstats) / sizeof(kstats[0]))
+
+static const char *const method_names[PROBE_HTTP_M_MAX] = {
+	"?", "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+};
+
+struct fast_ent {
+	uint64_t hash;
+	struct series *se;
+	uint16_t keylen;
+	uint8_t overflow;	/* the route was refused by the per-service cap */
+	unsigned char key[FAST_KEY_MAX];
+};
+
+struct service {
+	struct service *next;
+	char *key;		/* comm \x1f exe */
+	struct route_set *routes;
+};
+
+struct http_state {
+	struct probe_ctx *ctx;
+	struct sockets_bpf *skel;
+	struct ring_buffer *rb;		/* reads every CPU's ring */
+	int *ring_fds;
+	unsigned int nrings;
+	struct family *server, *client, *stats;
+	struct route_templates *tmpl;
+	struct fast_ent *fast;
+	struct service *services[SERVICE_SLOTS];
+	unsigned int nservices;
+	uint64_t kprev[PROBE_SOCK_STAT_MAX];	/* kernel counters at the last collect */
+	uint64_t records, bad_records;
+	struct dbquery *db;		/* database records from the same rings */
+	uint64_t route_overflow, route_overflow_shown;
+	uint64_t swept, swept_http, swept_unanswered, swept_unanswered_shown;
+	uint64_t evicted, evicted_shown;
+	uint64_t round;
+	unsigned int max_routes;
+};
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *s = p;
+
+	while (n--)
+		h = (h ^ *s++) * 1099511628211ULL;
+	return h;
+}
+
+
+static struct route_set *service_routes(struct http_state *s, const char *comm, const char *exe)
+{
+	char key[2 * PROBE_COMM_LEN + 2];
+	struct service **b, *sv;
+
+	snprintf(key, sizeof(key), "%s\x1f%s", comm, exe);
+	b = &s->services[fnv1a(key, strlen(key), 1469598103934665603ULL) % SERVICE_SLOTS];
+	for (sv = *b; sv; sv = sv->next)
+		if (!strcmp(sv->key, key))
+			return sv->routes;
+	/* beyond the services cap every route of a new service is overflow */
+	if (s->nservices >= SERVICE_SLOTS * 4)
+		return NULL;
+	sv = calloc(1, sizeof(*sv));
+	if (!sv)
+		return NULL;
+	sv->key = strdup(key);
+	sv->routes = route__set_new(s->max_routes);
+	if (!sv->key || !sv->routes) {
+		free(sv->key);
+		route__set_free(sv->routes);
+		free(sv);
+		return NULL;
+	}
+	sv->next = *b;
+	*b = sv;
+	s->nservices++;
+	return sv->routes;
+}
+
+/* Printable ASCII only: labels end up in JSON and on terminals. */
+static void sanitize(char *dst, size_t dlen, const char *src, size_t n)
+{
+	size_t i;
+
+	if (!dlen)
+		return;
+	if (n > dlen - 1)
+		n = dlen - 1;
+	for (i = 0; i < n && src[i]; i++)
+		dst[i] = (unsigned char)src[i] > 0x20 && (unsigned char)src[i] < 0x7f ? src[i] : '?';
+	dst[i] = 0;
+}
+
+static void fmt_peer(char *buf, size_t len, const struct probe_http_req *r)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (r->family == AF_INET && inet_ntop(AF_INET, r->raddr, ip, sizeof(ip)))
+		snprintf(buf, len, "%s:%u", ip, r->rport);
+	else if (r->family == AF_INET6 && inet_ntop(AF_INET6, r->raddr, ip, sizeof(ip)))
+		snprintf(buf, len, "[%s]:%u", ip, r->rport);
+	else
+		snprintf(buf, len, "?");
+}
+
+static const char *status_class(unsigned int status)
+{
+	static const char *const names[] = { "?", "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+	return status / 100 <= 5 ? names[status / 100] : "?";
+}
+
+/*
+ * The series a record belongs to, the slow way: labels, route, store.
+ * *overflow: the route went to ROUTE_OVERFLOW because of the cap.
+ */
+static struct series *series_for(struct http_state *s, const struct probe_http_req *r,
+				 uint8_t *overflow)
+{
+	char comm[PROBE_COMM_LEN + 1], exe[PROBE_COMM_LEN + 1], route[ROUTE_MAX];
+	char peer[INET6_ADDRSTRLEN + 16], host[PROBE_HTTP_HOST_LEN + 1];
+	const char *rt;
+	struct route_set *set;
+	struct label l[6];
+
+	sanitize(comm, sizeof(comm), r->hdr.comm, PROBE_COMM_LEN);
+	sanitize(exe, sizeof(exe), r->exe, PROBE_COMM_LEN);
+	if (!exe[0])
+		snprintf(exe, sizeof(exe), "?");
+	l[0] = (struct label){ "comm", comm };
+	l[1] = (struct label){ "exe", exe };
+	if (r->role == PROBE_ROLE_SERVER) {
+		route__normalize(s->tmpl, r->path, r->path_len < PROBE_HTTP_PATH_LEN ?
+				 r->path_len : PROBE_HTTP_PATH_LEN,
+				 !!(r->flags & PROBE_HTTP_F_PATH_TRUNC), route, sizeof(route));
+		set = service_routes(s, comm, exe);
+		rt = set ? route__set_admit(set, route) : ROUTE_OVERFLOW;
+		*overflow = !strcmp(rt, ROUTE_OVERFLOW);
+		l[2] = (struct label){ "method", method_names[r->method] };
+		l[3] = (struct label){ "route", rt };
+		l[4] = (struct label){ "status_class", status_class(r->status) };
+		return family__series(s->server, l, 5);
+	}
+	fmt_peer(peer, sizeof(peer), r);
+	if (r->host_len)
+		sanitize(host, sizeof(host), r->host, r->host_len);
+	l[2] = (struct label){ "host", r->host_len ? host : peer };
+	l[3] = (struct label){ "peer", peer };
+	l[4] = (struct label){ "method", method_names[r->method] };
+	l[5] = (struct label){ "status_class", status_class(r->status) };
+	return family__series(s->client, l, 6);
+}
+
+/* What identifies a record's series, as raw bytes: the cache key. */
+static size_t fast_key(const struct probe_http_req *r, unsigned char *k)
+{
+	size_t n = 0, len;
+
+	memcpy(k, &r->hdr.pid, 4);
+	k[4] = r->role;
+	k[5] = r->method;
+	k[6] = (unsigned char)(r->status / 100);
+	k[7] = r->flags & PROBE_HTTP_F_PATH_TRUNC;
+	n = 8;
+	if (r->role == PROBE_ROLE_SERVER) {
+		len = r->path_len < PROBE_HTTP_PATH_LEN ? r->path_len : PROBE_HTTP_PATH_LEN;
+		memcpy(k + n, r->path, len);
+		return n + len;
+	}
+	len = r->host_len < PROBE_HTTP_HOST_LEN ? r->host_len : PROBE_HTTP_HOST_LEN;
+	k[n++] = (unsigned char)len;
+	memcpy(k + n, r->host, len);
+	n += len;
+	k[n++] = r->family;
+	memcpy(k + n, r->raddr, 16);
+	n += 16;
+	memcpy(k + n, &r->rport, 2);
+	return n + 2;
+}
+
+static int on_record(void *arg, void *data, size_t len)
+{
+	struct http_state *s = arg;
+	const struct probe_http_req *r = data;
+	unsigned char key[FAST_KEY_MAX];
+	struct fast_ent *e;
+	struct series *se;
+	size_t klen;
+	uint64_t h;
+
+	if (dbquery__is_record(data, len))
+		return dbquery__record(s->db, data, len);
+	if (len < sizeof(*r) || r->hdr.type != PROBE_REC_HTTP_REQ ||
+	    r->hdr.version != PROBE_HTTP_VERSION || r->hdr.size != sizeof(*r) ||
+	    r->method >= PROBE_HTTP_M_MAX || !r->method ||
+	    (r->role != PROBE_ROLE_SERVER && r->role != PROBE_ROLE_CLIENT)) {
+		s->bad_records++;
+		return 0;
+	}
+	s->records++;
+	klen = fast_key(r, key);
+	h = fnv1a(key, klen, 1469598103934665603ULL);
+	e = &s->fast[h % FAST_SLOTS];
+	if (!e->se || e->hash != h || e->keylen != klen || memcmp(e->key, key, klen)) {
+		uint8_t overflow = 0;
+
+		se = series_for(s, r, &overflow);
+		if (!se)
+			return 0;
+		e->hash = h;
+		e->se = se;
+		e->overflow = overflow;
+		e->keylen = (uint16_t)klen;
+		memcpy(e->key, key, klen);
+	}
+	se = e->se;
+	s->route_overflow += e->overflow;
+	series__add(se, r->hdr.ts_ns, HC_REQUESTS, 1);
+	if (r->status >= 400 && r->status < 500)
+		series__add(se, r->hdr.ts_ns, HC_4XX, 1);
+	else if (r->status >= 500)
+		series__add(se, r->hdr.ts_ns, HC_5XX, 1);
+	series__observe_n(se, r->hdr.ts_ns, r->duration_ns, 1);
+	return 0;
+}
+
+static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
+{
+	static const enum feature need[] = { FEAT_BTF, FEAT_TRACEPOINT, FEAT_RINGBUF };
+	unsigned int i;
+
+	signal__hook(st, "syscalls: exit read,readv,recvfrom,recvmsg,accept(4); enter write,writev,"
+		     "sendto,sendmsg,connect; sock:inet_sock_set_state");
+	if (ctx->cfg->http.enabled == CFG_OFF) {
+		signal__why(st, SIG_OFF, "signals.http.enabled is false");
+		return;
+	}
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!ctx->feat->have[need[i]]) {
+			signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[need[i]]);
+			return;
+		}
+	signal__why(st, SIG_LIVE, "HTTP/1.x over TCP in clear text, server and client side%s; "
+		    "not seen: TLS (no uprobes on TLS libraries yet), HTTP/2, Unix sockets; "
+		    "DB queries (client side): PostgreSQL, Redis, MySQL",
+		    ctx->filter ? "" : ", host-wide");
+}
+
+/*
+ * Per-CPU ring size: PROBE_HTTP_RINGBUF_BYTES over all CPUs, at least
+ * 256 KiB each (~800 records: 8 ms of a busy CPU, drained every 100 ms
+ * or sooner when 64 KiB are waiting), a power of two.
+ */
+static __u32 ring_bytes(int ncpu)
+{
+	__u32 per = PROBE_HTTP_RINGBUF_BYTES / (__u32)ncpu, sz = 256 * 1024;
+
+	while (sz < per)
+		sz <<= 1;
+	return sz;
+}
+
+/* One ring per CPU; rb reads them all. */
+static int rings_create(struct http_state *s, int ncpu)
+{
+	__u32 sz = ring_bytes(ncpu);
+	int i, fd, err;
+
+	s->ring_fds = calloc((size_t)ncpu, sizeof(*s->ring_fds));
+	if (!s->ring_fds)
+		return -ENOMEM;
+	for (i = 0; i < ncpu; i++)
+		s->ring_fds[i] = -1;
+	s->nrings = (unsigned int)ncpu;
+	for (i = 0; i < ncpu; i++) {
+		fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "http_ring", 0, 0, sz, NULL);
+		if (fd < 0)
+			return -errno;
+		s->ring_fds[i] = fd;
+		if (s->ctx->check_only)
+			continue;
+		if (!s->rb) {
+			s->rb = ring_buffer__new(fd, on_record, s, NULL);
+			if (!s->rb)
+				return -errno;
+		} else {
+			err = ring_buffer__add(s->rb, fd, on_record, s);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* After load: each CPU's ring at its index in the outer map. */
+static int rings_insert(struct http_state *s)
+{
+	int outer = bpf_map__fd(s->skel->maps.http_rings);
+	unsigned int i;
+
+	for (i = 0; i < s->nrings; i++)
+		if (bpf_map_update_elem(outer, &i, &s->ring_fds[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static void http_stop(void *state)
+{
+	struct http_state *s = state;
+	unsigned int i;
+
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	for (i = 0; s->ring_fds && i < s->nrings; i++)
+		if (s->ring_fds[i] >= 0)
+			close(s->ring_fds[i]);
+	free(s->ring_fds);
+	sockets_bpf__destroy(s->skel);
+	route__templates_free(s->tmpl);
+	for (i = 0; i < SERVICE_SLOTS; i++) {
+		struct service *sv = s->services[i], *next;
+
+		for (; sv; sv = next) {
+			next = sv->next;
+			route__set_free(sv->routes);
+			free(sv->key);
+			free(sv);
+		}
+	}
+	free(s->fast);
+	dbquery__free(s->db);
+	free(s);
+}
+
+static int http_start(struct probe_ctx *ctx, void **state, struct signal_status *st)
+{
+	const struct probe_config *cfg = ctx->cfg;
+	struct family_desc sd = server_desc, cd = client_desc;
+	struct http_state *s = calloc(1, sizeof(*s));
+	const char *tmpl[ROUTE_TEMPLATES_MAX];
+	unsigned int conns, i;
+	char why[200];
+	int err, ncpu;
+
+	if (!s)
+		return -ENOMEM;
+	s->ctx = ctx;
+	s->max_routes = cfg->http.max_routes;
+	s->fast = calloc(FAST_SLOTS, sizeof(*s->fast));
+	if (!s->fast) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	for (i = 0; i < cfg->http.routes.n; i++)
+		tmpl[i] = cfg->http.routes.v[i];
+	s->tmpl = route__templates_new(tmpl, cfg->http.routes.n, why, sizeof(why));
+	if (!s->tmpl) {
+		err = -errno;
+		signal__why(st, SIG_FAILED, "route templates: %s", why);
+		goto err_free;
+	}
+	sd.max_series = cfg->store.max_series;
+	cd.max_series = cfg->store.max_series;
+	s->server = store__family(ctx->store, &sd);
+	s->client = store__family(ctx->store, &cd);
+	s->stats = store__family(ctx->store, &stats_desc);
+	s->db = dbquery__new(ctx);
+	if (!s->server || !s->client || !s->stats || !s->db) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+
+	s->skel = sockets_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		signal__why(st, SIG_FAILED, "open: %s", strerror(-err));
+		goto err_free;
+	}
+	s->skel->rodata->filter_pids = ctx->filter;
+	s->skel->rodata->self_pid = (__u32)ctx->self_pid;
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0) {
+		err = ncpu ? ncpu : -EINVAL;
+		signal__why(st, SIG_FAILED, "counting CPUs: %s", strerror(-err));
+		goto err_free;
+	}
+	/*
+	 * The outer map's template is CPU 0's ring, created here at its size
+	 * (libbpf 1.1 cannot resize a BTF-declared inner map).
+	 */
+	err = rings_create(s, ncpu);
+	if (err) {
+		signal__why(st, SIG_FAILED, "ring buffers: %s", strerror(-err));
+		goto err_free;
+	}
+	bpf_map__set_max_entries(s->skel->maps.http_rings, (__u32)ncpu);
+	err = bpf_map__set_inner_map_fd(s->skel->maps.http_rings, s->ring_fds[0]);
+	if (err) {
+		signal__why(st, SIG_FAILED, "ring buffers: %s", strerror(-err));
+		goto err_free;
+	}
+	/* every fd seen gets a small entry; HTTP connections a large one */
+	conns = cfg->http.max_connections;
+	bpf_map__set_max_entries(s->skel->maps.http_conns, conns);
+	bpf_map__set_max_entries(s->skel->maps.conns,
+				 conns * 4 > PROBE_SOCK_MAX_FDS ? conns * 4 : PROBE_SOCK_MAX_FDS);
+	if (ctx->tracked_fd >= 0) {
+		err = bpf_map__reuse_fd(s->skel->maps.tracked_pids, ctx->tracked_fd);
+		if (err) {
+			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
+			goto err_free;
+		}
+	}
+	err = sockets_bpf__load(s->skel);
+	if (err) {
+		signal__why(st, SIG_FAILED, "load: %s (needs bpf_task_pt_regs, Linux 5.15+)",
+			    strerror(-err));
+		goto err_free;
+	}
+	err = dbquery__seed_ports(&cfg->conn.ports, bpf_map__fd(s->skel->maps.db_ports));
+	if (err) {
+		signal__why(st, SIG_FAILED, "database ports: %s", strerror(-err));
+		goto err_free;
+	}
+	err = sockets_bpf__attach(s->skel);
+	if (err) {
+		signal__why(st, SIG_FAILED, "attach: %s", strerror(-err));
+		goto err_free;
+	}
+	err = rings_insert(s);
+	if (err) {
+		signal__why(st, SIG_FAILED, "ring buffers: %s", strerror(-err));
+		goto err_free;
+	}
+	if (!ctx->check_only) {
+		err = loop__add_ringbuf(ctx->loop, s->rb);
+		if (err) {
+			signal__why(st, SIG_FAILED, "event loop: %s", strerror(-err));
+			goto err_free;
+		}
+	}
+	*state = s;
+	return 0;
+
+err_free:
+	http_stop(s);
+	return err;
+}
+
+static int alive(uint32_t pid)
+{
+	return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+/*
+ * Entries of processes that exited without closing their sockets stay in
+ * the kernel's LRU maps until pushed out. Removing them here keeps the
+ * eviction count meaning "live state pushed out", and counts requests a
+ * dead process left unanswered. Returns the live entries left.
+ */
+static uint64_t sweep_map(struct http_state *s, int fd, size_t vsize, int http)
+{
+	__u64 keys[BATCH], dead[BATCH], in, out;
+	unsigned char *vals = malloc(BATCH * vsize);
+	uint64_t live = 0;
+	int first = 1, more = 1;
+	__u32 n, i, ndead;
+
+	if (!vals)
+		return 0;
+	while (more) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int err;
+
+		n = BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, &opts);
+		if (err && errno != ENOENT)
+			break;
+		more = !err;
+		first = 0;
+		in = out;
+		for (i = 0, ndead = 0; i < n; i++) {
+			if (alive(keys[i] >> 32)) {
+				live++;
+				continue;
+			}
+			dead[ndead++] = keys[i];
+			if (http)
+				s->swept_unanswered +=
+					((struct probe_http_conn *)(vals + i * vsize))->count;
+		}
+		for (i = 0; i < ndead; i++)
+			if (!bpf_map_delete_elem(fd, &dead[i])) {
+				if (http)
+					s->swept_http++;
+				else
+					s->swept++;
+			}
+	}
+	free(vals);
+	return live;
+}
+
+static void add_stat(struct http_state *s, uint64_t now, const char *what, uint64_t delta)
+{
+	struct label l = { "what", what };
+	struct series *se;
+
+	if (!delta)
+		return;
+	se = family__series(s->stats, &l, 1);
+	if (se)
+		series__add(se, now, 0, delta);
+}
+
+static void http_collect(void *state, uint64_t now)
+{
+	struct http_state *s = state;
+	int fd = bpf_map__fd(s->skel->maps.stats);
+	uint64_t v[PROBE_SOCK_STAT_MAX];
+	unsigned int i;
+
+	s->round++;
+	/* series pointers are not kept across collects (see the top) */
+	memset(s->fast, 0, FAST_SLOTS * sizeof(*s->fast));
+	if (s->round % SWEEP_ROUNDS == 0) {
+		uint64_t live;
+
+		sweep_map(s, bpf_map__fd(s->skel->maps.conns), sizeof(struct probe_conn), 0);
+		live = sweep_map(s, bpf_map__fd(s->skel->maps.http_conns),
+				 sizeof(struct probe_http_conn), 1);
+		if (!signals__percpu_sum(fd, PROBE_SOCK_STAT_HTTP_NEW, &v[0]) &&
+		    !signals__percpu_sum(fd, PROBE_SOCK_STAT_HTTP_DEL, &v[1]) &&
+		    v[0] > v[1] + s->swept_http + live)
+			s->evicted = v[0] - v[1] - s->swept_http - live;
+	}
+	for (i = 0; i < PROBE_SOCK_STAT_MAX; i++)
+		if (signals__percpu_sum(fd, i, &v[i]))
+			v[i] = s->kprev[i];
+	for (i = 0; i < NKSTATS; i++)
+		add_stat(s, now, kstats[i].what, v[kstats[i].idx] - s->kprev[kstats[i].idx]);
+	add_stat(s, now, "unanswered", s->swept_unanswered - s->swept_unanswered_shown);
+	add_stat(s, now, "route_overflow", s->route_overflow - s->route_overflow_shown);
+	if (s->evicted > s->evicted_shown)
+		add_stat(s, now, "state_evictions", s->evicted - s->evicted_shown);
+	s->swept_unanswered_shown = s->swept_unanswered;
+	s->route_overflow_shown = s->route_overflow;
+	if (s->evicted > s->evicted_shown)
+		s->evicted_shown = s->evicted;
+	dbquery__collect(s->db, now, v, s->kprev);
+	memcpy(s->kprev, v, sizeof(v));
+}
+
+static void http_counts(void *state, struct signal_counts *c)
+{
+	static const enum probe_sock_stat lost[] = {
+		PROBE_SOCK_STAT_HTTP_RB_DROP, PROBE_SOCK_STAT_HTTP_FIFO_FULL,
+		PROBE_SOCK_STAT_HTTP_ORPHAN, PROBE_SOCK_STAT_READ_FAULT,
+		PROBE_SOCK_STAT_DB_RB_DROP, PROBE_SOCK_STAT_DB_FIFO_FULL,
+		PROBE_SOCK_STAT_DB_STATE_DROP,
+	};
+	struct http_state *s = state;
+	int fd = bpf_map__fd(s->skel->maps.stats);
+	unsigned int i;
+	uint64_t v, db_records, db_bad;
+
+	dbquery__counts(s->db, &db_records, &db_bad);
+	c->events = s->records + db_records;
+	c->lost = s->bad_records + db_bad;
+	for (i = 0; i < sizeof(lost) / sizeof(lost[0]); i++)
+		if (!signals__percpu_sum(fd, lost[i], &v))
+			c->lost += v;
+}
+
+const struct signal_ops http_signal = {
+	.name = "http",
+	.what = "HTTP/1.x requests per route and per client peer: rate, errors, latency",
+	.plan = http_plan,
+	.start = http_start,
+	.collect = http_collect,
+	.counts = http_counts,
+	.stop = http_stop,
+};
