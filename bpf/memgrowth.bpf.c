@@ -406,19 +406,25 @@ int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct probe_mem_gate *g = bpf_map_lookup_elem(&mem_gate, &tgid);
+	struct probe_mem_gate *g;
 	struct task_struct *cur;
 	struct mm_struct *mm;
+	__s64 count;
 	__u64 anon;
 	int is_anon = 0;
 
-	if (!g || !(error_code & X86_PF_WRITE))
+	if (!(error_code & X86_PF_WRITE))
 		return 0;
+	g = bpf_map_lookup_elem(&mem_gate, &tgid);
+	if (!g)
+		return 0;
+	/* typed pointers: plain loads, no helper call on this per-fault path */
 	cur = bpf_get_current_task_btf();
-	mm = BPF_CORE_READ(cur, mm);
+	mm = cur->mm;
 	if (!mm)
 		return 0;
-	anon = (__u64)rss_count(mm, PROBE_MEM_RSS_ANON) << page_shift;
+	count = mm->rss_stat[PROBE_MEM_RSS_ANON].count;
+	anon = (__u64)(count < 0 ? 0 : count) << page_shift;
 	if (anon <= g->hwm[PROBE_MEM_KIND_FAULT])
 		return 0;	/* under the peak: memory taken again, not growth */
 	if (have_find_vma &&

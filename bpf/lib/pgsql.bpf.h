@@ -27,6 +27,7 @@
 #define PG_PROTO_V3		196608U		/* 3.0 */
 #define PG_SSL_REQUEST		80877103U
 #define PG_GSSENC_REQUEST	80877104U
+#define PG_CANCEL_REQUEST	80877102U	/* on a connection of its own; no reply */
 #define PG_MSGS			8	/* messages looked at per read or write */
 
 static __always_inline __u32 pg_be32(const char *p)
@@ -35,7 +36,7 @@ static __always_inline __u32 pg_be32(const char *p)
 	       (__u32)(__u8)p[3];
 }
 
-/* A client's first bytes: a startup packet, SSLRequest or GSSENCRequest. */
+/* A client's first bytes: a startup packet, SSLRequest, GSSENCRequest or CancelRequest. */
 static __always_inline int pg_detect(const char *b, __u32 n)
 {
 	__u32 len, code;
@@ -46,6 +47,8 @@ static __always_inline int pg_detect(const char *b, __u32 n)
 	code = pg_be32(b + 4);
 	if (code == PG_SSL_REQUEST || code == PG_GSSENC_REQUEST)
 		return len == 8;
+	if (code == PG_CANCEL_REQUEST)
+		return len == 16;
 	return code == PG_PROTO_V3 && len >= 8 && len < 10000;
 }
 

@@ -302,7 +302,8 @@ def wait_stderr(pr, text, timeout):
 
 
 def test_host_wide_auto_enable_on_tier1_suspect(probe_factory, tmp_path):
-    cfg = write_config(tmp_path, dict(FAST_TIER3, auto_enable_s=15, budget_pct=40), FAST_TIER1)
+    # long enough for the leak to be judged while traced, even on a loaded machine
+    cfg = write_config(tmp_path, dict(FAST_TIER3, auto_enable_s=25, budget_pct=40), FAST_TIER1)
     # fast enough for tier 1 to see resident memory grow within its horizon
     leak = start("alloc_leak", "malloc", rate=1 << 20)
     try:
@@ -377,9 +378,13 @@ def test_other_mount_namespace(probe_factory, tmp_path):
 def test_exec_is_a_new_instance(probe_factory):
     """A traced process that execs: its session ends at the exec (nothing of
     the new image lands in the old rows), and the new image is traced anew."""
-    p = subprocess.Popen(["sh", "-c", f"sleep 4; exec {fixture('alloc_leak')} malloc {RATE} 6"])
+    # the shell execs only once the probe is attached, however slow the start
+    p = subprocess.Popen(["sh", "-c", f"read go; exec {fixture('alloc_leak')} malloc {RATE} 6"],
+                         stdin=subprocess.PIPE, text=True)
     try:
         pr = start_probe(probe_factory, [p.pid])
+        p.stdin.write("go\n")
+        p.stdin.close()
         assert p.wait(timeout=60) == 0
         code, out, err = pr.wait(timeout=30)
         assert code == 0, err

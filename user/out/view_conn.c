@@ -5,10 +5,9 @@
  * kind, open connections against the highest seen, connects waiting,
  * connect rate and p95, failures by reason, resets and retransmits.
  *
- * Query latency per operation is not here yet: the database signal will
- * write its own family with the same pid/comm/dest/kind labels plus the
- * operation, and its columns join these rows on (pid, dest) the same way
- * tcp_connect does below (see join()).
+ * Query latency per operation has its own section (view_db.c, family
+ * db_query), whose rows carry the same pid/comm/dest/kind labels plus the
+ * operation, so the two tables line up by destination.
  */
 #include <stdlib.h>
 #include <string.h>

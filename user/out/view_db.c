@@ -65,7 +65,8 @@ static size_t collect_rows(struct store *st, uint64_t now, const struct view_opt
 	if (!f)
 		return 0;
 	family__for_each(f, add_row, r);
-	qsort(r->v, r->n, sizeof(*r->v), by_count);
+	if (r->n)
+		qsort(r->v, r->n, sizeof(*r->v), by_count);
 	return r->n;
 }
 

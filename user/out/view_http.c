@@ -215,7 +215,8 @@ static size_t rows_collect(struct store *st, const char *family, const char *con
 		row->max = hist__max(row->h);
 		row->mean = hist__mean(row->h);
 	}
-	qsort(r->v, r->n, sizeof(*r->v), by_p95);
+	if (r->n)
+		qsort(r->v, r->n, sizeof(*r->v), by_p95);
 	return r->n;
 }
 

@@ -62,7 +62,8 @@ static int collect_rows(struct store *st, uint64_t now, const struct view_opts *
 	if (!f)
 		return 0;
 	family__for_each(f, add_row, r);
-	qsort(r->v, r->n, sizeof(*r->v), by_time);
+	if (r->n)
+		qsort(r->v, r->n, sizeof(*r->v), by_time);
 	return (int)r->n;
 }
 
