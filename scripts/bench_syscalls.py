@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Added cost per syscall of the syscall signal, measured side by side.
 
+The syscall rows run the syscall signal alone (the other signals off); the
+last row is the probe's full default --pid mode, every signal on.
+
 Each round runs every configuration once, in rotating order, on the same
 getppid loop; the loop times itself. Prints per-configuration medians
 (with min and max), the added ns per call and the ratio to no probe.
@@ -22,9 +25,16 @@ ROUNDS = int(os.environ.get("ROUNDS", "7"))
 ITERS = int(os.environ.get("ITERS", "3000000"))
 
 
-def config(**syscalls):
+OTHERS_OFF = {name: {"enabled": False} for name in ("http", "conn", "memgrowth", "alloc")}
+
+
+def config(others=False, **syscalls):
+    """The syscall signal alone (others=False), or with the rest of the defaults."""
     f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump({"signals": {"syscalls": syscalls}}, f)
+    signals = {"syscalls": syscalls}
+    if not others:
+        signals.update(OTHERS_OFF)
+    json.dump({"signals": signals}, f)
     f.close()
     return f.name
 
@@ -37,6 +47,7 @@ CONFIGS = [
                                                     sample_on_s=1), False),
     ("counts+errno, latency exact", config(latency="exact"), False),
     ("host-wide, latency exact", config(enabled=True, latency="exact"), True),
+    ("full default --pid (every signal)", config(others=True), False),
 ]
 
 
