@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 
@@ -27,6 +28,22 @@ static const struct view_section *const sections[] = {
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+int view__reserve(void *vp, size_t *cap, size_t n, size_t elem)
+{
+	void **v = vp, *nv;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
 
 const char *view__dur(uint64_t ns, char *buf, size_t len)
 {

@@ -41,6 +41,12 @@ struct view_stats {
 int view__stats(struct series *se, uint64_t now, const struct view_opts *o,
 		struct view_stats *out);
 
+/*
+ * Make room for one more element in a growing row array (*vp, *cap, of
+ * elem bytes each, n in use): doubles it, 0 or -ENOMEM (*vp left as is).
+ */
+int view__reserve(void *vp, size_t *cap, size_t n, size_t elem);
+
 /* "812ns", "4.25ms", "1.2s" */
 const char *view__dur(uint64_t ns, char *buf, size_t len);
 

@@ -44,15 +44,8 @@ static int add_row(struct series *se, void *arg)
 	if (view__stats(se, r->now, r->o, &row.vs))
 		return 0;
 	row.bytes = series__gauge(se, 0);
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct row *v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v)
-			return 1;	/* show what fits */
-		r->v = v;
-		r->cap = cap;
-	}
+	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
+		return 1;	/* show what fits */
 	r->v[r->n++] = row;
 	return 0;
 }

@@ -46,15 +46,8 @@ static int add_side(struct series *se, void *arg)
 		return 0;
 	x.pid = series__label(se, "pid");
 	x.dest = series__label(se, "dest");
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct side *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return 0;	/* show what fits */
-		s->v = v;
-		s->cap = cap;
-	}
+	if (view__reserve(&s->v, &s->cap, s->n, sizeof(*s->v)))
+		return 0;	/* show what fits */
 	s->v[s->n++] = x;
 	return 0;
 }

@@ -33,15 +33,8 @@ static int add_row(struct series *se, void *arg)
 
 	if (view__stats(se, r->now, r->o, &row.vs) || !row.vs.counters[DQ_QUERIES])
 		return 0;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct db_row *v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v)
-			return 0;	/* show what fits */
-		r->v = v;
-		r->cap = cap;
-	}
+	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
+		return 0;	/* show what fits */
 	r->v[r->n++] = row;
 	return 0;
 }

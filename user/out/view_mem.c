@@ -52,15 +52,8 @@ static int add_row(struct series *se, void *arg)
 	row.alive = series__gauge(se, G_ALIVE) > 0;
 	if (!r->o->summary && !row.alive)
 		return 0;	/* live: running processes only */
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct mrow *v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v)
-			return 1;	/* show what fits */
-		r->v = v;
-		r->cap = cap;
-	}
+	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
+		return 1;	/* show what fits */
 	r->v[r->n++] = row;
 	return 0;
 }
@@ -148,15 +141,8 @@ static int match_stack(struct series *se, void *arg)
 		return 0;
 	if (view__stats(se, m->now, m->o, &vs) || !vs.counters[0])
 		return 0;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct srow *v = realloc(m->v, cap * sizeof(*v));
-
-		if (!v)
-			return 1;
-		m->v = v;
-		m->cap = cap;
-	}
+	if (view__reserve(&m->v, &m->cap, m->n, sizeof(*m->v)))
+		return 1;
 	m->v[m->n++] = (struct srow){ se, vs.counters[0], vs.counters[1] };
 	return 0;
 }
