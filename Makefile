@@ -108,13 +108,28 @@ $(OUT)/fixtures/%: tests/fixtures/%.c
 
 fixtures: $(FIXTURE_BINS)
 
-BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BPF  := $(wildcard tests/bench/*.bpf.c)
+BENCH_SRCS := $(filter-out $(BENCH_BPF),$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 
 $(OUT)/bench/%: tests/bench/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g $(WARN) -o $@ $<
+
+# The hook-cost floor for bench-syscalls: a BPF object of its own.
+$(OUT)/bench/%.bpf.o: tests/bench/%.bpf.c $(OUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/bench/%.skel.h: $(OUT)/bench/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUT)/bench/hook_floor: tests/bench/hook_floor.c $(OUT)/bench/hook_floor.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g $(WARN) -I$(OUT)/bench -o $@ $< -lbpf -lelf -lz
 
 bench: $(BENCH_BINS)
 
@@ -131,4 +146,4 @@ clean:
 	$(call msg,CLEAN,build build-san probe)
 	$(Q)rm -rf build build-san probe
 
--include $(wildcard $(OUT)/bpf/*.d) $(shell find $(OUT)/user $(OUT)/tests -name '*.d' 2>/dev/null)
+-include $(wildcard $(OUT)/bpf/*.d $(OUT)/bench/*.d) $(shell find $(OUT)/user $(OUT)/tests -name '*.d' 2>/dev/null)

@@ -8,20 +8,46 @@
  * always ("exact"), part of the time ("sampled": counts stay exact, latency
  * comes from the sampled periods), or never ("off").
  *
- * Timing uses a per-CPU slot, spilled to a tid-keyed hash when the task is
- * switched out mid-call (struct probe_sc_cpu says why). Measured here, a
- * task-local-storage or hash lookup on every call costs ~100-200 ns more.
+ * Each program comes twice: tp_btf where the kernel has it (the program
+ * runs straight from the tracepoint) and a classic tracepoint otherwise
+ * (the kernel first builds a trace-event record for it). Userspace loads
+ * one set.
+ *
+ * Every nanosecond here is paid on every syscall of every traced process,
+ * so the common path touches only its CPU's slot and one counter cell, with
+ * no helper call beyond the clock and the task's ids (include/probe/
+ * syscalls.h gives the measured costs behind that layout).
  */
 #include "vmlinux.h"
 #include "lib/common.bpf.h"
 #include "probe/syscalls.h"
 
+/* Counters, one cell per (process, syscall) key: see probe_sc_slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PROBE_MAX_SYSCALL_KEYS);
+	__type(key, __u32);
+	__type(value, struct probe_sc_val);
+} sc_cells SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PROBE_MAX_SYSCALL_KEYS);
 	__type(key, struct probe_sc_key);
-	__type(value, struct probe_sc_val);
-} sc_stats SEC(".maps");
+	__type(value, __u32);
+} sc_index SEC(".maps");
+
+/*
+ * Unused cells. Userspace fills it at start and gives back the cells of
+ * processes that exited, zeroed, after clearing them from every cache. A
+ * stack: a freed cell is the next one used, so reuse is the common case
+ * and the tests see it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK);
+	__uint(max_entries, PROBE_MAX_SYSCALL_KEYS);
+	__type(value, __u32);
+} sc_free SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -29,21 +55,6 @@ struct {
 	__type(key, struct probe_sc_err_key);
 	__type(value, __u64);
 } sc_errnos SEC(".maps");
-
-/* A zeroed value to insert from: too large for the BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct probe_sc_val);
-} sc_zero SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct probe_sc_cpu);
-} sc_cpu SEC(".maps");
 
 /* Start times of calls whose task was switched out before they returned. */
 struct {
@@ -56,31 +67,85 @@ struct {
 PROBE_STATS_MAP(PROBE_SC_STAT_MAX);
 
 /*
- * Set by userspace (the skeleton's .bss) while sys_enter is attached, so
- * an exit with no start in this CPU's slot looks for a spilled one only
- * when there can be one.
+ * Written by userspace (the skeleton's .bss). sc_timing is 1 while
+ * sys_enter and sched_switch are attached; sc_on_since is when the current
+ * timed period began (0 in exact mode): a start time older than that was
+ * left behind by an earlier sampled period and is not this call's.
  */
+volatile __u64 sc_on_since = 0;
 volatile __u32 sc_timing = 0;
 
-static __always_inline struct probe_sc_val *sc_val_get(struct probe_sc_key *key)
-{
-	struct probe_sc_val *v = bpf_map_lookup_elem(&sc_stats, key);
-	__u32 zero = 0;
+struct probe_sc_slot sc_slots[PROBE_SC_MAX_CPUS];
 
-	if (v)
-		return v;
-	v = bpf_map_lookup_elem(&sc_zero, &zero);
-	if (!v)
+static __always_inline struct probe_sc_slot *sc_slot(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu >= PROBE_SC_MAX_CPUS)
 		return NULL;
-	/* -EEXIST from a racing CPU is fine: the lookup below finds its entry */
-	bpf_map_update_elem(&sc_stats, key, v, BPF_NOEXIST);
-	v = bpf_map_lookup_elem(&sc_stats, key);
-	if (!v)
-		probe_stat_inc(&stats, PROBE_SC_STAT_KEYS_FULL);
-	return v;
+	return &sc_slots[cpu];
 }
 
-static __always_inline void sc_record(__u32 tgid, long id, long ret, __u64 start)
+/*
+ * The filter verdict, cached in the CPU's slot for the last process seen
+ * there, so a run of calls from one process never looks at the filter map.
+ */
+static __always_inline int sc_wanted(struct probe_sc_slot *s, __u32 tgid)
+{
+	if (s->verdict_tgid != tgid) {
+		s->verdict_tgid = tgid;
+		s->verdict = probe_wanted(tgid);
+	}
+	return s->verdict;
+}
+
+/* The key's cell from the index, or a new one; -1 when none is left. */
+static __always_inline long sc_cell_slow(struct probe_sc_key *key)
+{
+	__u32 *c = bpf_map_lookup_elem(&sc_index, key), cell;
+
+	if (c)
+		return *c;
+	if (bpf_map_pop_elem(&sc_free, &cell)) {
+		probe_stat_inc(&stats, PROBE_SC_STAT_KEYS_FULL);
+		return -1;
+	}
+	if (!bpf_map_update_elem(&sc_index, key, &cell, BPF_NOEXIST))
+		return cell;
+	/* another CPU added the key first: use its cell, give ours back */
+	bpf_map_push_elem(&sc_free, &cell, 0);
+	c = bpf_map_lookup_elem(&sc_index, key);
+	if (c)
+		return *c;
+	probe_stat_inc(&stats, PROBE_SC_STAT_KEYS_FULL);
+	return -1;
+}
+
+static __always_inline struct probe_sc_val *sc_val_get(struct probe_sc_slot *s,
+						       struct probe_sc_key *key)
+{
+	__u64 tag = PROBE_SC_CACHE_TAG(key->pid, key->nr), *ent = NULL;
+	long cell;
+	__u32 c;
+
+	if (s) {
+		ent = &s->cache[key->nr & (PROBE_SC_CACHE - 1)];
+		if (*ent >> 16 == tag) {
+			c = (__u16)*ent;
+			return bpf_map_lookup_elem(&sc_cells, &c);
+		}
+	}
+	cell = sc_cell_slow(key);
+	if (cell < 0)
+		return NULL;
+	if (ent)
+		*ent = PROBE_SC_CACHE_ENT(key->pid, key->nr, cell);
+	c = cell;
+	return bpf_map_lookup_elem(&sc_cells, &c);
+}
+
+static __always_inline void sc_record(struct probe_sc_slot *s, __u32 tgid, long id, long ret,
+				      __u64 start)
 {
 	struct probe_sc_key key = { .pid = tgid, .nr = (__u32)id };
 	struct probe_sc_val *v;
@@ -89,10 +154,9 @@ static __always_inline void sc_record(__u32 tgid, long id, long ret, __u64 start
 		return;
 	if (key.nr >= PROBE_MAX_SYSCALL_NR)
 		key.nr = PROBE_MAX_SYSCALL_NR - 1;
-	v = sc_val_get(&key);
+	v = sc_val_get(s, &key);
 	if (!v)
 		return;
-	__sync_fetch_and_add(&v->count, 1);
 
 	if (start) {
 		__u64 d = bpf_ktime_get_ns() - start;
@@ -100,6 +164,8 @@ static __always_inline void sc_record(__u32 tgid, long id, long ret, __u64 start
 
 		if (b < PROBE_SC_BUCKETS)
 			__sync_fetch_and_add(&v->buckets[b], 1);
+	} else {
+		__sync_fetch_and_add(&v->untimed, 1);
 	}
 
 	/* -4095..-1 is the kernel's errno range; mmap returns high addresses */
@@ -118,51 +184,33 @@ static __always_inline void sc_record(__u32 tgid, long id, long ret, __u64 start
 	}
 }
 
-static __always_inline struct probe_sc_cpu *sc_cpu_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&sc_cpu, &zero);
-}
-
-/* The filter verdict, cached per CPU for the last process seen. */
-static __always_inline int sc_wanted(struct probe_sc_cpu *c, __u32 tgid)
-{
-	if (!filter_pids)
-		return tgid != self_pid;
-	if (c->verdict_tgid != tgid) {
-		c->verdict_tgid = tgid;
-		c->verdict = probe_wanted(tgid);
-	}
-	return c->verdict;
-}
-
-SEC("tracepoint/raw_syscalls/sys_enter")
-int sys_enter(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sc_enter(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct probe_sc_cpu *c = sc_cpu_get();
+	struct probe_sc_slot *s = sc_slot();
 
-	if (!c || !sc_wanted(c, pid_tgid >> 32))
+	if (!s) {
+		probe_stat_inc(&stats, PROBE_SC_STAT_NO_SLOT);
 		return 0;
-	c->tid = (__u32)pid_tgid;
-	c->start_ns = bpf_ktime_get_ns();
+	}
+	if (!sc_wanted(s, pid_tgid >> 32))
+		return 0;
+	s->tid = (__u32)pid_tgid;
+	s->start_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
-SEC("tracepoint/raw_syscalls/sys_exit")
-int sys_exit(struct trace_event_raw_sys_exit *ctx)
+/* The start time of the calling thread's current call, or 0. */
+static __always_inline __u64 sc_take_start(struct probe_sc_slot *s, __u32 tid)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), start = 0, *spilled;
-	__u32 tid = (__u32)pid_tgid;
-	struct probe_sc_cpu *c = sc_cpu_get();
+	__u64 start = 0, *spilled;
 
-	if (!c || !sc_wanted(c, pid_tgid >> 32))
-		return 0;
-	if (c->tid == tid && c->start_ns) {
-		start = c->start_ns;
-		c->start_ns = 0;
-	} else if (sc_timing) {
+	if (!sc_timing)
+		return 0;	/* a slot left from a sampled period may be stale */
+	if (s->tid == tid && s->start_ns) {
+		start = s->start_ns;
+		s->start_ns = 0;
+	} else {
 		/* blocked or migrated mid-call: sched_switch spilled the start */
 		spilled = bpf_map_lookup_elem(&sc_spilled, &tid);
 		if (spilled) {
@@ -170,20 +218,72 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 			bpf_map_delete_elem(&sc_spilled, &tid);
 		}
 	}
-	sc_record(pid_tgid >> 32, ctx->id, ctx->ret, start);
+	return start >= sc_on_since ? start : 0;
+}
+
+static __always_inline int sc_exit(long id, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct probe_sc_slot *s = sc_slot();
+	__u32 tgid = pid_tgid >> 32;
+
+	if (!s) {
+		if (probe_wanted(tgid))
+			sc_record(NULL, tgid, id, ret, 0);
+		return 0;
+	}
+	if (!sc_wanted(s, tgid))
+		return 0;
+	sc_record(s, tgid, id, ret, sc_take_start(s, (__u32)pid_tgid));
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_switch")
-int sched_switch(struct trace_event_raw_sched_switch *ctx)
+static __always_inline int sc_switch(__u32 prev)
 {
-	struct probe_sc_cpu *c = sc_cpu_get();
-	__u32 prev = ctx->prev_pid;
+	struct probe_sc_slot *s = sc_slot();
 
-	if (!c || !c->start_ns || c->tid != prev)
+	if (!s || !s->start_ns || s->tid != prev)
 		return 0;
-	if (bpf_map_update_elem(&sc_spilled, &prev, &c->start_ns, BPF_ANY))
+	if (bpf_map_update_elem(&sc_spilled, &prev, &s->start_ns, BPF_ANY))
 		probe_stat_inc(&stats, PROBE_SC_STAT_INFLIGHT_FULL);
-	c->start_ns = 0;
+	s->start_ns = 0;
 	return 0;
+}
+
+#ifdef PROBE_SC_REGS_NR
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_btf)
+{
+	return sc_enter();
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	return sc_exit(PROBE_SC_REGS_NR(regs), ret);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev)
+{
+	return sc_switch(prev->pid);
+}
+#endif
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	return sc_enter();
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return sc_exit(ctx->id, ctx->ret);
+}
+
+SEC("tracepoint/sched/sched_switch")
+int sched_switch_tp(struct trace_event_raw_sched_switch *ctx)
+{
+	return sc_switch(ctx->prev_pid);
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Cost of the syscall signal per syscall: see scripts/bench_syscalls.py.
-# ROUNDS (default 7) and ITERS (default 3000000) tune the run.
+# ROUNDS (default 7), ITERS (default 3000000) and SAMPLED_RUN (default 20s,
+# the length of the sampled-latency runs) tune the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

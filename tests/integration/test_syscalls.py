@@ -74,6 +74,51 @@ def test_children_forked_after_start_are_followed(probe_factory):
     assert r["openat"]["errno"] == {"ENOENT": OPENS}
 
 
+def test_counters_of_exited_processes_are_reused_exactly(probe_factory):
+    # each child exits and is read before the next starts: the next one's
+    # keys get the freed counter cells, which must start again from zero
+    parent = start_mix("seq", "3")
+    pr = run_probe_on(probe_factory, [parent.pid])
+    parent.send_signal(signal.SIGUSR1)
+    children = [int(parent.stdout.readline().split()[1]) for _ in range(3)]
+    assert parent.wait(timeout=60) == 0
+    code, out, err = pr.wait(timeout=30)
+    assert code == 0, err
+    summ = summary(out)
+    for child in children:
+        r = rows(summ, child)
+        assert r["read"]["calls"] == READS, child
+        assert r["read"]["latency_ns"]["count"] == READS, child
+        assert r["openat"]["errno"] == {"ENOENT": OPENS}, child
+        assert r["close"]["calls"] == CLOSES, child
+
+
+def test_sampled_latency_times_only_its_periods(probe_factory, tmp_path):
+    # latency on 1 s of every 2: counts stay exact, some waits are timed and
+    # some not, and no start time left from an earlier period leaks into a
+    # later one (the 20 ms sleeps would then show as seconds)
+    cfg = tmp_path / "sampled.json"
+    others = {name: {"enabled": False} for name in ("http", "conn", "memgrowth", "alloc")}
+    cfg.write_text(json.dumps({"signals": {"syscalls": {
+        "latency": "sampled", "sample_period_s": 2, "sample_on_s": 1}, **others}}))
+    sleeper = subprocess.Popen(["/bin/sh", "-c", "read go; i=0; while [ $i -lt 200 ]; do "
+                                "sleep 0.02; i=$((i+1)); done"],
+                               stdin=subprocess.PIPE, text=True)
+    pr = run_probe_on(probe_factory, [sleeper.pid], "--config", str(cfg))
+    sleeper.stdin.write("go\n")
+    sleeper.stdin.close()
+    assert sleeper.wait(timeout=60) == 0
+    code, out, err = pr.wait(timeout=30)
+    assert code == 0, err
+    waits = [r for r in summary(out)["syscalls"]
+             if r["syscall"] in ("wait4", "waitid") and r["comm"] == "sh"]
+    assert waits, summary(out)["syscalls"]
+    w = max(waits, key=lambda r: r["calls"])
+    assert w["calls"] >= 200
+    assert 0 < w["latency_ns"]["count"] < w["calls"]
+    assert 10_000_000 < w["latency_ns"]["p99"] < 500_000_000
+
+
 def bpf_links():
     out = run(["bpftool", "-j", "link", "show"]).stdout
     return {l["id"] for l in json.loads(out or "[]")}

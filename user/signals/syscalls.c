@@ -13,11 +13,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "probe/syscalls.h"	/* before the skeleton: its .bss uses the slot type */
 #include "syscalls.skel.h"
-#include "probe/syscalls.h"
 #include "config.h"
 #include "core/store.h"
 #include "loader/features.h"
+#include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
 #include "proc/names.h"
@@ -37,6 +38,8 @@ struct prev {
 struct sc_state {
 	struct probe_ctx *ctx;
 	struct syscalls_bpf *skel;
+	/* the loaded program set: tp_btf, or classic tracepoints without it */
+	struct bpf_program *p_enter, *p_exit, *p_switch;
 	struct bpf_link *enter;		/* these two attached only while latency is measured */
 	struct bpf_link *sched;
 	struct bpf_link *exit;
@@ -44,6 +47,9 @@ struct sc_state {
 	struct prev *prev[PREV_BUCKETS];
 	uint64_t round;
 	uint64_t calls;
+	unsigned int ncpus;		/* possible CPUs: slots to clear a cache entry in */
+	uint64_t period_start;		/* sampled: when the current period began */
+	uint64_t attach_failures;	/* sampled periods left untimed */
 	int latency;			/* enum cfg_latency */
 };
 
@@ -66,11 +72,22 @@ static const struct family_desc err_desc = {
 
 static const char *const lat_names[] = { "exact", "sampled", "off" };
 
+/* tp_btf where the kernel has it and sys_exit's pt_regs name the syscall */
+static int use_btf(const struct probe_ctx *ctx)
+{
+#ifdef PROBE_SC_REGS_NR
+	return ctx->feat->have[FEAT_TP_BTF];
+#else
+	(void)ctx;
+	return 0;
+#endif
+}
+
 static void sc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
 
-	signal__hook(st, "tracepoint raw_syscalls/sys_exit%s",
+	signal__hook(st, "%s raw_syscalls/sys_exit%s", use_btf(ctx) ? "tp_btf" : "tracepoint",
 		     cfg->syscalls.latency == CFG_LAT_OFF ? "" : ", sys_enter, sched/sched_switch");
 	if (cfg->syscalls.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.syscalls.enabled is false");
@@ -99,20 +116,26 @@ static void detach_enter(struct sc_state *s)
 	s->sched = NULL;
 }
 
-/* Latency on: sched_switch first, so no call starts unspilled. */
+/*
+ * Latency on: sched_switch first, so no call starts unspilled. A sampled
+ * period ignores start times from before it began (left in slots or the
+ * spill map by an earlier period, whose calls may have ended untimed).
+ */
 static int attach_enter(struct sc_state *s)
 {
 	int err;
 
 	if (s->enter)
 		return 0;
-	s->sched = bpf_program__attach(s->skel->progs.sched_switch);
+	if (s->latency == CFG_LAT_SAMPLED)
+		s->skel->bss->sc_on_since = loop__now_ns();
+	s->sched = bpf_program__attach(s->p_switch);
 	if (!s->sched) {
 		err = -errno;
 		goto err_detach;
 	}
 	s->skel->bss->sc_timing = 1;
-	s->enter = bpf_program__attach(s->skel->progs.sys_enter);
+	s->enter = bpf_program__attach(s->p_enter);
 	if (!s->enter) {
 		err = -errno;
 		goto err_detach;
@@ -147,15 +170,52 @@ static void sc_stop(void *state)
 	free(s);
 }
 
+/* Every counter cell starts free. */
+static int cells_init(struct sc_state *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.sc_free);
+	__u32 cell;
+
+	for (cell = 0; cell < PROBE_MAX_SYSCALL_KEYS; cell++)
+		if (bpf_map_update_elem(fd, NULL, &cell, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+/*
+ * A dead process's key: drop it from every CPU's cache first (so no exit
+ * finds the cell through it), then from the index, and give the cell back
+ * zeroed.
+ */
+static void cell_release(struct sc_state *s, const struct probe_sc_key *key, __u32 cell)
+{
+	static const struct probe_sc_val zero;
+	__u64 tag = PROBE_SC_CACHE_TAG(key->pid, key->nr);
+	unsigned int cpu;
+
+	for (cpu = 0; cpu < s->ncpus && cpu < PROBE_SC_MAX_CPUS; cpu++) {
+		__u64 *ent = &s->skel->bss->sc_slots[cpu].cache[key->nr & (PROBE_SC_CACHE - 1)];
+
+		if (*ent >> 16 == tag)
+			__atomic_store_n(ent, 0, __ATOMIC_RELAXED);
+	}
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.sc_index), key);
+	bpf_map_update_elem(bpf_map__fd(s->skel->maps.sc_cells), &cell, &zero, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(s->skel->maps.sc_free), NULL, &cell, BPF_ANY);
+}
+
 static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *st)
 {
 	struct sc_state *s = calloc(1, sizeof(*s));
+	struct bpf_program *prog;
 	int err;
 
 	if (!s)
 		return -ENOMEM;
 	s->ctx = ctx;
 	s->latency = ctx->cfg->syscalls.latency;
+	err = libbpf_num_possible_cpus();
+	s->ncpus = err > 0 ? (unsigned int)err : PROBE_SC_MAX_CPUS;
 	s->fam = store__family(ctx->store, &sc_desc);
 	s->errfam = store__family(ctx->store, &err_desc);
 	if (!s->fam || !s->errfam) {
@@ -168,6 +228,20 @@ static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 		signal__why(st, SIG_FAILED, "open: %s", strerror(-err));
 		goto err_free;
 	}
+	if (use_btf(ctx)) {
+#ifdef PROBE_SC_REGS_NR
+		s->p_enter = s->skel->progs.sys_enter_btf;
+		s->p_exit = s->skel->progs.sys_exit_btf;
+		s->p_switch = s->skel->progs.sched_switch_btf;
+#endif
+	} else {
+		s->p_enter = s->skel->progs.sys_enter_tp;
+		s->p_exit = s->skel->progs.sys_exit_tp;
+		s->p_switch = s->skel->progs.sched_switch_tp;
+	}
+	bpf_object__for_each_program(prog, s->skel->obj)
+		bpf_program__set_autoload(prog, prog == s->p_enter || prog == s->p_exit ||
+					  prog == s->p_switch);
 	s->skel->rodata->filter_pids = ctx->filter;
 	s->skel->rodata->self_pid = (__u32)ctx->self_pid;
 	if (ctx->tracked_fd >= 0) {
@@ -182,13 +256,19 @@ static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
 		goto err_free;
 	}
-	s->exit = bpf_program__attach(s->skel->progs.sys_exit);
+	err = cells_init(s);
+	if (err) {
+		signal__why(st, SIG_FAILED, "filling the free-cell queue: %s", strerror(-err));
+		goto err_free;
+	}
+	s->exit = bpf_program__attach(s->p_exit);
 	if (!s->exit) {
 		err = -errno;
 		signal__why(st, SIG_FAILED, "attach sys_exit: %s", strerror(-err));
 		goto err_free;
 	}
 	if (s->latency != CFG_LAT_OFF) {
+		s->period_start = loop__now_ns();
 		err = attach_enter(s);
 		if (err) {
 			signal__why(st, SIG_FAILED, "attach sys_enter/sched_switch: %s",
@@ -247,11 +327,15 @@ static void pid_label(char *buf, size_t len, uint32_t pid)
 	snprintf(buf, len, "%u", pid);
 }
 
-static void collect_calls(struct sc_state *s, uint64_t now, int fd)
+static void collect_calls(struct sc_state *s, uint64_t now)
 {
+	int fd = bpf_map__fd(s->skel->maps.sc_index);
+	int cells_fd = bpf_map__fd(s->skel->maps.sc_cells);
 	struct probe_sc_key key, next, *prevk = NULL;
 	struct probe_sc_val v;
 	struct probe_sc_key dead[256];
+	__u32 dead_cell[256], cell;
+	struct prev *dead_prev[256];
 	unsigned int ndead = 0, i;
 
 	while (bpf_map_get_next_key(fd, prevk, &next) == 0) {
@@ -259,26 +343,31 @@ static void collect_calls(struct sc_state *s, uint64_t now, int fd)
 		struct series *se;
 		struct prev *p;
 		char pidbuf[16];
+		uint64_t calls;	/* untimed + every bucket, as deltas */
 		int alive;
 
 		key = next;
 		prevk = &key;
 		/* Before the read: a process found dead here made its last call already. */
 		alive = names__alive((int)key.pid);
-		if (bpf_map_lookup_elem(fd, &key, &v))
+		if (bpf_map_lookup_elem(fd, &key, &cell) ||
+		    bpf_map_lookup_elem(cells_fd, &cell, &v))
 			continue;	/* deleted meanwhile */
 		p = prev_get(s, (uint64_t)key.pid << 32 | key.nr);
 		if (!p)
 			continue;
 		p->seen = s->round;
-		if (v.count != p->a[0]) {
+		calls = v.untimed - p->a[0];
+		for (i = 0; i < PROBE_SC_BUCKETS; i++)
+			calls += (uint32_t)(v.buckets[i] - p->buckets[i]);
+		if (calls) {
 			pid_label(pidbuf, sizeof(pidbuf), key.pid);
 			l[0] = (struct label){ "pid", pidbuf };
 			l[1] = (struct label){ "comm", names__get(s->ctx->names, (int)key.pid) };
 			l[2] = (struct label){ "syscall", syscall_names__get(key.nr) };
 			se = family__series(s->fam, l, 3);
 			if (se) {
-				series__add(se, now, 0, v.count - p->a[0]);
+				series__add(se, now, 0, calls);
 				series__add(se, now, 1, v.errors - p->a[1]);
 				for (i = 0; i < PROBE_SC_BUCKETS; i++) {
 					uint32_t d = v.buckets[i] - p->buckets[i];
@@ -289,17 +378,24 @@ static void collect_calls(struct sc_state *s, uint64_t now, int fd)
 							loglin_width(i, PROBE_SC_SUB_BITS) / 2, d);
 				}
 			}
-			s->calls += v.count - p->a[0];
+			s->calls += calls;
 		}
-		p->a[0] = v.count;
+		p->a[0] = v.untimed;
 		p->a[1] = v.errors;
 		memcpy(p->buckets, v.buckets, sizeof(v.buckets));
 		/* The process is gone and its last calls are read: free the key. */
-		if (!alive && ndead < 256)
-			dead[ndead++] = key;
+		if (!alive && ndead < 256) {
+			dead[ndead] = key;
+			dead_cell[ndead] = cell;
+			dead_prev[ndead++] = p;
+		}
 	}
-	for (i = 0; i < ndead; i++)
-		bpf_map_delete_elem(fd, &dead[i]);
+	for (i = 0; i < ndead; i++) {
+		cell_release(s, &dead[i], dead_cell[i]);
+		/* a reused pid's key starts again from a zeroed cell */
+		memset(dead_prev[i]->a, 0, sizeof(dead_prev[i]->a));
+		memset(dead_prev[i]->buckets, 0, sizeof(dead_prev[i]->buckets));
+	}
 }
 
 static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
@@ -348,17 +444,28 @@ static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
 		bpf_map_delete_elem(fd, &dead[i]);
 }
 
-/* sampled: latency on for sample_on_s out of every sample_period_s */
+/*
+ * sampled: latency on for sample_on_s out of every sample_period_s, timed
+ * from the start of each period (collect runs about once a second, so a
+ * period and its on-time are that precise).
+ */
 static void duty_cycle(struct sc_state *s, uint64_t now)
 {
 	const struct probe_config *cfg = s->ctx->cfg;
-	uint64_t sec = now / 1000000000ULL;
-	int on = sec % cfg->syscalls.sample_period_s < cfg->syscalls.sample_on_s;
+	uint64_t since = now - s->period_start;
 
-	if (on && !s->enter)
-		attach_enter(s);	/* a failure leaves latency off this period */
-	else if (!on && s->enter)
+	if (!s->enter && since >= cfg->syscalls.sample_period_s * 1000000000ULL) {
+		int err;
+
+		s->period_start = now;
+		err = attach_enter(s);
+		/* latency stays off this period; said once, not every period */
+		if (err && !s->attach_failures++)
+			fprintf(stderr, "probe: syscalls: sampled latency: attaching sys_enter: %s\n",
+				strerror(-err));
+	} else if (s->enter && since >= cfg->syscalls.sample_on_s * 1000000000ULL) {
 		detach_enter(s);
+	}
 }
 
 static void sc_collect(void *state, uint64_t now)
@@ -368,7 +475,7 @@ static void sc_collect(void *state, uint64_t now)
 	s->round++;
 	if (s->latency == CFG_LAT_SAMPLED)
 		duty_cycle(s, now);
-	collect_calls(s, now, bpf_map__fd(s->skel->maps.sc_stats));
+	collect_calls(s, now);
 	collect_errnos(s, now, bpf_map__fd(s->skel->maps.sc_errnos));
 	prev_sweep(s);
 }
