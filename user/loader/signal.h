@@ -78,4 +78,14 @@ void signal__why(struct signal_status *st, enum signal_state s, const char *fmt,
 void signal__hook(struct signal_status *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+struct bpf_object_skeleton;
+struct bpf_map;
+/*
+ * Load a signal's skeleton with its tracked_pids map shared with the proc
+ * signal's (under --pid); on failure st says why (hint, if any, appended)
+ * and the error is returned.
+ */
+int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
+		 const struct probe_ctx *ctx, struct signal_status *st, const char *hint);
+
 #endif

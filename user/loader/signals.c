@@ -75,6 +75,25 @@ void signal__hook(struct signal_status *st, const char *fmt, ...)
 	va_end(ap);
 }
 
+int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
+		 const struct probe_ctx *ctx, struct signal_status *st, const char *hint)
+{
+	int err;
+
+	if (ctx->tracked_fd >= 0) {
+		err = bpf_map__reuse_fd(tracked, ctx->tracked_fd);
+		if (err) {
+			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
+			return err;
+		}
+	}
+	err = bpf_object__load_skeleton(skel);
+	if (err)
+		signal__why(st, SIG_FAILED, "load: %s%s%s", strerror(-err), hint ? " " : "",
+			    hint ? hint : "");
+	return err;
+}
+
 int signals__percpu_sum(int map_fd, uint32_t idx, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;

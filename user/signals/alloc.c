@@ -817,18 +817,9 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 	a->skel->rodata->sample_bytes = cfg->alloc.sample_bytes;
 	a->skel->rodata->track_all = cfg->alloc.mode == CFG_ALLOC_FULL;
 	a->skel->rodata->self_pid = (__u32)ctx->self_pid;
-	if (ctx->tracked_fd >= 0) {
-		err = bpf_map__reuse_fd(a->skel->maps.tracked_pids, ctx->tracked_fd);
-		if (err) {
-			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
-			goto err_free;
-		}
-	}
-	err = alloc_bpf__load(a->skel);
-	if (err) {
-		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
+	err = signal__load(a->skel->skeleton, a->skel->maps.tracked_pids, ctx, st, NULL);
+	if (err)
 		goto err_free;
-	}
 	if (ctx->check_only) {
 		*state = a;
 		return 0;

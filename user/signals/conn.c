@@ -525,17 +525,7 @@ static int load_skel(struct conn_state *s, int with_iter, struct signal_status *
 	bpf_program__set_autoload(k->progs.sys_exit_connect,
 				  event_exists("syscalls", "sys_exit_connect"));
 	bpf_program__set_autoload(k->progs.seed_tcp, with_iter);
-	if (ctx->tracked_fd >= 0) {
-		err = bpf_map__reuse_fd(k->maps.tracked_pids, ctx->tracked_fd);
-		if (err) {
-			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
-			return err;
-		}
-	}
-	err = tcp_bpf__load(k);
-	if (err)
-		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
-	return err;
+	return signal__load(k->skeleton, k->maps.tracked_pids, ctx, st, NULL);
 }
 
 /* Connections open before the start, so a running pool is not shown empty. */

@@ -505,19 +505,10 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 	bpf_map__set_max_entries(s->skel->maps.http_conns, conns);
 	bpf_map__set_max_entries(s->skel->maps.conns,
 				 conns * 4 > PROBE_SOCK_MAX_FDS ? conns * 4 : PROBE_SOCK_MAX_FDS);
-	if (ctx->tracked_fd >= 0) {
-		err = bpf_map__reuse_fd(s->skel->maps.tracked_pids, ctx->tracked_fd);
-		if (err) {
-			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
-			goto err_free;
-		}
-	}
-	err = sockets_bpf__load(s->skel);
-	if (err) {
-		signal__why(st, SIG_FAILED, "load: %s (needs bpf_task_pt_regs, Linux 5.15+)",
-			    strerror(-err));
+	err = signal__load(s->skel->skeleton, s->skel->maps.tracked_pids, ctx, st,
+			   "(needs bpf_task_pt_regs, Linux 5.15+)");
+	if (err)
 		goto err_free;
-	}
 	err = dbquery__seed_ports(&cfg->conn.ports, bpf_map__fd(s->skel->maps.db_ports));
 	if (err) {
 		signal__why(st, SIG_FAILED, "database ports: %s", strerror(-err));

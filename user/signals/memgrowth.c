@@ -583,18 +583,9 @@ static int mg_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	/* One rss_stat program loads: typed loads where tp_btf works. */
 	bpf_program__set_autoload(s->skel->progs.rss_stat_btf, ctx->feat->have[FEAT_TP_BTF]);
 	bpf_program__set_autoload(s->skel->progs.rss_stat_raw, !ctx->feat->have[FEAT_TP_BTF]);
-	if (ctx->tracked_fd >= 0) {
-		err = bpf_map__reuse_fd(s->skel->maps.tracked_pids, ctx->tracked_fd);
-		if (err) {
-			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
-			goto err_free;
-		}
-	}
-	err = memgrowth_bpf__load(s->skel);
-	if (err) {
-		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
+	err = signal__load(s->skel->skeleton, s->skel->maps.tracked_pids, ctx, st, NULL);
+	if (err)
 		goto err_free;
-	}
 	/* Everything but page_fault_user, which follows the gate map. */
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		if (prog == s->skel->progs.page_fault_user || !bpf_program__autoload(prog))

@@ -244,18 +244,9 @@ static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 					  prog == s->p_switch);
 	s->skel->rodata->filter_pids = ctx->filter;
 	s->skel->rodata->self_pid = (__u32)ctx->self_pid;
-	if (ctx->tracked_fd >= 0) {
-		err = bpf_map__reuse_fd(s->skel->maps.tracked_pids, ctx->tracked_fd);
-		if (err) {
-			signal__why(st, SIG_FAILED, "sharing the pid filter: %s", strerror(-err));
-			goto err_free;
-		}
-	}
-	err = syscalls_bpf__load(s->skel);
-	if (err) {
-		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
+	err = signal__load(s->skel->skeleton, s->skel->maps.tracked_pids, ctx, st, NULL);
+	if (err)
 		goto err_free;
-	}
 	err = cells_init(s);
 	if (err) {
 		signal__why(st, SIG_FAILED, "filling the free-cell queue: %s", strerror(-err));
