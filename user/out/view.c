@@ -45,6 +45,48 @@ int view__reserve(void *vp, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+struct errno_walk {
+	const struct view_errnos *q;
+	uint64_t now;
+	const struct view_opts *o;
+	size_t len;
+};
+
+static int errno_one(struct series *se, void *arg)
+{
+	struct errno_walk *w = arg;
+	const struct view_errnos *q = w->q;
+	const char *pid = series__label(se, "pid"), *v = series__label(se, q->key);
+	const char *e = series__label(se, "errno"), *name;
+	struct view_stats vs;
+
+	if (!pid || !v || !e || strcmp(pid, q->pid) || strcmp(v, q->value))
+		return 0;
+	if (view__stats(se, w->now, w->o, &vs) || !vs.counters[0])
+		return 0;
+	name = strerrorname_np(atoi(e));
+	if (!name)
+		name = e;
+	if (q->obj)
+		cJSON_AddNumberToObject(q->obj, name, (double)vs.counters[0]);
+	else if (w->len < q->cap)
+		w->len += snprintf(q->buf + w->len, q->cap - w->len, "%s%s:%lu",
+				   w->len ? " " : "", name, (unsigned long)vs.counters[0]);
+	return 0;
+}
+
+void view__errnos(struct store *st, const char *family, uint64_t now,
+		  const struct view_opts *o, const struct view_errnos *q)
+{
+	struct errno_walk w = { .q = q, .now = now, .o = o };
+	struct family *f = store__find_family(st, family);
+
+	if (q->buf && q->cap)
+		q->buf[0] = 0;
+	if (f && q->pid && q->value)
+		family__for_each(f, errno_one, &w);
+}
+
 const char *view__dur(uint64_t ns, char *buf, size_t len)
 {
 	if (ns < 1000)

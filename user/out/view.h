@@ -47,6 +47,22 @@ int view__stats(struct series *se, uint64_t now, const struct view_opts *o,
  */
 int view__reserve(void *vp, size_t *cap, size_t n, size_t elem);
 
+/*
+ * One row's failures by errno: the series of an errno family whose "pid"
+ * label and one other label (key = value) match the row. Written as
+ * "NAME: count" members of obj when obj is set, else as "ENOENT:3 EBADF:1"
+ * into buf (cap bytes, always terminated). A row without pid or value gets
+ * nothing.
+ */
+struct view_errnos {
+	const char *pid, *key, *value;
+	struct cJSON *obj;
+	char *buf;
+	size_t cap;
+};
+void view__errnos(struct store *st, const char *family, uint64_t now,
+		  const struct view_opts *o, const struct view_errnos *q);
+
 /* "812ns", "4.25ms", "1.2s" */
 const char *view__dur(uint64_t ns, char *buf, size_t len);
 

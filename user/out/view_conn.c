@@ -169,47 +169,6 @@ static size_t join(struct store *st, uint64_t now, const struct view_opts *o,
 	return n;
 }
 
-/* ---- errno detail ---- */
-
-struct errno_match {
-	const struct conn_row *row;
-	cJSON *obj;
-	char buf[96];
-	size_t len;
-	uint64_t now;
-	const struct view_opts *o;
-};
-
-static int match_errno(struct series *se, void *arg)
-{
-	struct errno_match *m = arg;
-	const char *pid = series__label(se, "pid"), *dest = series__label(se, "dest");
-	const char *e = series__label(se, "errno"), *name;
-	struct view_stats vs;
-
-	if (!pid || !dest || !e || strcmp(pid, m->row->pid) || strcmp(dest, m->row->dest))
-		return 0;
-	if (view__stats(se, m->now, m->o, &vs) || !vs.counters[0])
-		return 0;
-	name = strerrorname_np(atoi(e));
-	if (!name)
-		name = e;
-	if (m->obj)
-		cJSON_AddNumberToObject(m->obj, name, (double)vs.counters[0]);
-	else if (m->len < sizeof(m->buf))
-		m->len += snprintf(m->buf + m->len, sizeof(m->buf) - m->len, "%s%s:%lu",
-				   m->len ? " " : "", name, (unsigned long)vs.counters[0]);
-	return 0;
-}
-
-static void errnos(struct store *st, struct errno_match *m)
-{
-	struct family *f = store__find_family(st, CONN_FAMILY_ERRNO);
-
-	if (f && m->row->pid && m->row->dest)
-		family__for_each(f, match_errno, m);
-}
-
 /* ---- text ---- */
 
 static double per_s(uint64_t n, double seconds)
@@ -235,7 +194,11 @@ static int conn_text(FILE *out, struct store *st, uint64_t now, const struct vie
 	for (i = 0; i < n && i < o->top; i++) {
 		const struct conn_row *r = &rows[i];
 		const struct view_stats *c = &r->cs;
-		struct errno_match m = { .row = r, .now = now, .o = o };
+		char errs[96] = "";
+		struct view_errnos q = {
+			.pid = r->pid, .key = "dest", .value = r->dest,
+			.buf = errs, .cap = sizeof(errs),
+		};
 		double secs = c->seconds > 0 ? c->seconds : r->ks.seconds;
 
 		if (!r->pid) {
@@ -246,7 +209,7 @@ static int conn_text(FILE *out, struct store *st, uint64_t now, const struct vie
 			continue;
 		}
 		if (c->counters[CC_FAILED])
-			errnos(st, &m);
+			view__errnos(st, CONN_FAMILY_ERRNO, now, o, &q);
 		fprintf(out, "%-16s %7s %-24s %-11s %6.0f %5.0f %5.0f %7.1f %9s %6lu %7lu %7lu "
 			"%7lu %6lu %6lu %7lu  %s\n",
 			r->comm ? r->comm : "?", r->pid, r->dest ? r->dest : "?",
@@ -259,7 +222,7 @@ static int conn_text(FILE *out, struct store *st, uint64_t now, const struct vie
 			(unsigned long)c->counters[CC_UNREACHABLE],
 			(unsigned long)(c->counters[CC_ABORTED] + c->counters[CC_OTHER]),
 			(unsigned long)r->ks.counters[KC_RESETS_IN],
-			(unsigned long)r->ks.counters[KC_RETRANSMITS], m.buf);
+			(unsigned long)r->ks.counters[KC_RETRANSMITS], errs);
 	}
 	free(rows);
 	return 1;
@@ -325,10 +288,12 @@ static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 		for (k = 0; k < 5; k++)
 			cJSON_AddNumberToObject(f, reasons[k], (double)c->counters[CC_REFUSED + k]);
 		if (c->counters[CC_FAILED] && r->pid) {
-			struct errno_match m = { .row = r, .now = now, .o = o };
+			struct view_errnos q = {
+				.pid = r->pid, .key = "dest", .value = r->dest,
+				.obj = cJSON_AddObjectToObject(cn, "errno"),
+			};
 
-			m.obj = cJSON_AddObjectToObject(cn, "errno");
-			errnos(st, &m);
+			view__errnos(st, CONN_FAMILY_ERRNO, now, o, &q);
 		}
 		add_hist(e, "connect_ns", c);
 

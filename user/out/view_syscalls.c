@@ -60,47 +60,6 @@ static int collect_rows(struct store *st, uint64_t now, const struct view_opts *
 	return (int)r->n;
 }
 
-struct errno_match {
-	const char *pid, *syscall;
-	char buf[160];
-	size_t len;
-	cJSON *obj;
-	const struct view_opts *o;
-	uint64_t now;
-};
-
-static int match_errno(struct series *se, void *arg)
-{
-	struct errno_match *m = arg;
-	const char *pid = series__label(se, "pid"), *sc = series__label(se, "syscall");
-	const char *e = series__label(se, "errno"), *name;
-	struct view_stats vs;
-
-	if (!pid || !sc || !e || strcmp(pid, m->pid) || strcmp(sc, m->syscall))
-		return 0;
-	if (view__stats(se, m->now, m->o, &vs) || !vs.counters[0])
-		return 0;
-	name = strerrorname_np(atoi(e));
-	if (!name)
-		name = e;
-	if (m->obj)
-		cJSON_AddNumberToObject(m->obj, name, (double)vs.counters[0]);
-	else if (m->len < sizeof(m->buf))
-		m->len += snprintf(m->buf + m->len, sizeof(m->buf) - m->len, "%s%s:%lu",
-				   m->len ? " " : "", name, (unsigned long)vs.counters[0]);
-	return 0;
-}
-
-static void errnos(struct store *st, struct errno_match *m)
-{
-	struct family *f = store__find_family(st, "syscall_errno");
-
-	m->len = 0;
-	m->buf[0] = 0;
-	if (f)
-		family__for_each(f, match_errno, m);
-}
-
 static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
 {
 	struct rows r;
@@ -114,29 +73,30 @@ static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_
 		"CALLS", "ERRORS", "TIME", "P50", "P95", "P99", "ERRNO");
 	for (i = 0; i < r.n && i < o->top; i++) {
 		struct sc_row *row = &r.v[i];
-		struct errno_match m = {
+		char errs[160] = "";
+		struct view_errnos q = {
 			.pid = series__label(row->se, "pid"),
-			.syscall = series__label(row->se, "syscall"),
-			.o = o, .now = now,
+			.key = "syscall", .value = series__label(row->se, "syscall"),
+			.buf = errs, .cap = sizeof(errs),
 		};
 		const char *comm = series__label(row->se, "comm");
 
-		if (!m.pid || !m.syscall) {	/* the overflow series */
+		if (!q.pid || !q.value) {	/* the overflow series */
 			fprintf(out, "%-16s %7s %-16s %10lu %8lu\n", "(overflow)", "-", "-",
 				(unsigned long)row->vs.counters[0],
 				(unsigned long)row->vs.counters[1]);
 			continue;
 		}
 		if (row->vs.counters[1])
-			errnos(st, &m);
+			view__errnos(st, "syscall_errno", now, o, &q);
 		fprintf(out, "%-16s %7s %-16s %10lu %8lu %9s %9s %9s %9s  %s\n",
-			comm ? comm : "?", m.pid, m.syscall,
+			comm ? comm : "?", q.pid, q.value,
 			(unsigned long)row->vs.counters[0], (unsigned long)row->vs.counters[1],
 			row->vs.count ? view__dur((uint64_t)row->time_ns, a, sizeof(a)) : "-",
 			row->vs.count ? view__dur(row->vs.p50, b, sizeof(b)) : "-",
 			row->vs.count ? view__dur(row->vs.p95, c, sizeof(c)) : "-",
 			row->vs.count ? view__dur(row->vs.p99, d, sizeof(d)) : "-",
-			m.buf);
+			errs);
 	}
 	free(r.v);
 	return 1;
@@ -156,10 +116,9 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		cJSON *e = cJSON_CreateObject(), *lat;
 		const struct label *l;
 		unsigned int n = series__labels(row->se, &l), k;
-		struct errno_match m = {
+		struct view_errnos q = {
 			.pid = series__label(row->se, "pid"),
-			.syscall = series__label(row->se, "syscall"),
-			.o = o, .now = now,
+			.key = "syscall", .value = series__label(row->se, "syscall"),
 		};
 
 		if (!e)
@@ -179,9 +138,9 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 			cJSON_AddNumberToObject(lat, "p99", (double)row->vs.p99);
 			cJSON_AddNumberToObject(lat, "max", (double)row->vs.max);
 		}
-		if (row->vs.counters[1] && m.pid && m.syscall) {
-			m.obj = cJSON_AddObjectToObject(e, "errno");
-			errnos(st, &m);
+		if (row->vs.counters[1] && q.pid && q.value) {
+			q.obj = cJSON_AddObjectToObject(e, "errno");
+			view__errnos(st, "syscall_errno", now, o, &q);
 		}
 		cJSON_AddItemToArray(arr, e);
 	}
