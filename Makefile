@@ -100,7 +100,7 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libprobe.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OUT)/libprobe.a $(LDFLAGS) $(LIBS) -lcmocka
 
 # Fixtures are built twice: with and without frame pointers.
-$(OUT)/fixtures/%: tests/fixtures/%.c
+$(OUT)/fixtures/%: tests/fixtures/%.c $(wildcard tests/fixtures/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -lpthread
