@@ -19,6 +19,7 @@
  */
 #include "vmlinux.h"
 #include "lib/common.bpf.h"
+#include "lib/core_fixes.bpf.h"
 #include "probe/mem.h"
 
 /* Set by the loader before load. */
@@ -28,7 +29,18 @@ const volatile __u64 sample_bytes = 65536;
 const volatile __u8 have_find_vma = 1;
 
 #define PF_EXITING	0x00000004	/* include/linux/sched.h */
+
+/*
+ * Tier 2 reads the user registers by their x86-64 names and the x86 page
+ * fault error code (exceptions:page_fault_user is an x86 tracepoint); other
+ * architectures build tier 1 only and userspace says tier 2 is unavailable.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define PROBE_MEM_TIER2	1
 #define X86_PF_WRITE	(1UL << 1)	/* arch/x86/include/asm/trap_pf.h */
+#else
+#define PROBE_MEM_TIER2	0
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -57,19 +69,19 @@ static __always_inline __u64 task_start(struct task_struct *t)
 }
 
 /*
- * mm->rss_stat[] is an array of percpu_counters since 6.2; .count is the
- * folded global value (what get_mm_counter() and the tracepoint report).
- * Constant indices keep the CO-RE relocation exact on any layout.
+ * The folded global value of one of mm's resident counters (what
+ * get_mm_counter() and the tracepoint report), on either layout
+ * (lib/core_fixes.bpf.h). Constant indices keep each CO-RE relocation exact.
  */
 static __always_inline __s64 rss_count(struct mm_struct *mm, int member)
 {
 	__s64 v = 0;
 
 	switch (member) {
-	case 0: v = BPF_CORE_READ(mm, rss_stat[0].count); break;
-	case 1: v = BPF_CORE_READ(mm, rss_stat[1].count); break;
-	case 2: v = BPF_CORE_READ(mm, rss_stat[2].count); break;
-	case 3: v = BPF_CORE_READ(mm, rss_stat[3].count); break;
+	case 0: v = PROBE_MM_RSS_READ(mm, 0); break;
+	case 1: v = PROBE_MM_RSS_READ(mm, 1); break;
+	case 2: v = PROBE_MM_RSS_READ(mm, 2); break;
+	case 3: v = PROBE_MM_RSS_READ(mm, 3); break;
 	}
 	return v < 0 ? 0 : v;
 }
@@ -186,10 +198,10 @@ int BPF_PROG(rss_stat_btf, struct mm_struct *mm, int member)
 	__s64 count;
 
 	switch (member) {
-	case 0: count = mm->rss_stat[0].count; break;
-	case 1: count = mm->rss_stat[1].count; break;
-	case 2: count = mm->rss_stat[2].count; break;
-	case 3: count = mm->rss_stat[3].count; break;
+	case 0: count = PROBE_MM_RSS_LOAD(mm, 0); break;
+	case 1: count = PROBE_MM_RSS_LOAD(mm, 1); break;
+	case 2: count = PROBE_MM_RSS_LOAD(mm, 2); break;
+	case 3: count = PROBE_MM_RSS_LOAD(mm, 3); break;
 	default: return 0;
 	}
 	if (rss_unchanged(mm, member, count))
@@ -240,6 +252,7 @@ static __always_inline void uret_fixups(struct probe_mem_sample *r)
 static __always_inline void sample(struct task_struct *cur, __u32 kind, __u64 bytes,
 				   __u64 start_ns, __u64 addr)
 {
+#if PROBE_MEM_TIER2
 	struct probe_mem_sample *r;
 	struct pt_regs *regs;
 	__u64 sp, len = 0;
@@ -279,10 +292,18 @@ static __always_inline void sample(struct task_struct *cur, __u32 kind, __u64 by
 			continue;
 		}
 		rem = (-at) & ((1ULL << page_shift) - 1);
-		if (rem && rem < PROBE_MEM_STACK_CHUNK &&
-		    !bpf_probe_read_user(&r->stack[i * PROBE_MEM_STACK_CHUNK],
-					 rem & (PROBE_MEM_STACK_CHUNK - 1), (void *)at))
-			len += rem & (PROBE_MEM_STACK_CHUNK - 1);
+		if (rem && rem < PROBE_MEM_STACK_CHUNK) {
+			/*
+			 * After the test above clang drops the mask as redundant,
+			 * and some verifiers (6.12) do not carry the test's bound
+			 * to the copy's size register: the mask is applied in asm
+			 * so the verifier sees the size is under one chunk.
+			 */
+			asm volatile("%0 &= %1" : "+r"(rem) : "i"(PROBE_MEM_STACK_CHUNK - 1));
+			if (!bpf_probe_read_user(&r->stack[i * PROBE_MEM_STACK_CHUNK], rem,
+						 (void *)at))
+				len += rem;
+		}
 		break;
 	}
 	if (!len)
@@ -290,6 +311,7 @@ static __always_inline void sample(struct task_struct *cur, __u32 kind, __u64 by
 	r->stack_len = len;
 	probe_stat_inc(&stats, PROBE_MEM_STAT_SAMPLES);
 	bpf_ringbuf_submit(r, probe_rb_flags(&mem_samples));
+#endif
 }
 
 /*
@@ -413,6 +435,9 @@ int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 	__u64 anon;
 	int is_anon = 0;
 
+#if !PROBE_MEM_TIER2
+	return 0;
+#else
 	if (!(error_code & X86_PF_WRITE))
 		return 0;
 	g = bpf_map_lookup_elem(&mem_gate, &tgid);
@@ -423,7 +448,7 @@ int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 	mm = cur->mm;
 	if (!mm)
 		return 0;
-	count = mm->rss_stat[PROBE_MEM_RSS_ANON].count;
+	count = PROBE_MM_RSS_LOAD(mm, PROBE_MEM_RSS_ANON);
 	anon = (__u64)(count < 0 ? 0 : count) << page_shift;
 	if (anon <= g->hwm[PROBE_MEM_KIND_FAULT])
 		return 0;	/* under the peak: memory taken again, not growth */
@@ -432,6 +457,7 @@ int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 		return 0;
 	grow(g, cur, PROBE_MEM_KIND_FAULT, anon, address);
 	return 0;
+#endif
 }
 
 /* --- identity: exec starts a new program, exit ends the process --- */

@@ -20,6 +20,7 @@
  */
 #include "vmlinux.h"
 #include "lib/common.bpf.h"
+#include "lib/core_fixes.bpf.h"
 #include "probe/conn.h"
 
 #define AF_INET		2
@@ -282,10 +283,11 @@ static __always_inline void sock_event(__u64 sk, __u16 type, int state, int need
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int tcp_retransmit_skb(struct trace_event_raw_tcp_retransmit_skb *ctx)
+int tcp_retransmit_skb(void *ctx)
 {
 	/* SYN retransmits count too: they are how a connect waits. */
-	sock_event((__u64)ctx->skaddr, PROBE_REC_CONN_RETRANS, ctx->state, 0);
+	sock_event(probe_tcp_retrans_sk(ctx), PROBE_REC_CONN_RETRANS,
+		   probe_tcp_retrans_state(ctx), 0);
 	return 0;
 }
 
@@ -301,10 +303,12 @@ int tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 }
 
 SEC("tracepoint/tcp/tcp_send_reset")
-int tcp_send_reset(struct trace_event_raw_tcp_send_reset *ctx)
+int tcp_send_reset(void *ctx)
 {
-	if (ctx->skaddr)	/* NULL: a reply to a segment for no socket */
-		sock_event((__u64)ctx->skaddr, PROBE_REC_CONN_RST_OUT, ctx->state, 0);
+	__u64 sk = probe_tcp_rst_sk(ctx);
+
+	if (sk)	/* NULL: a reply to a segment for no socket */
+		sock_event(sk, PROBE_REC_CONN_RST_OUT, probe_tcp_rst_state(ctx), 0);
 	return 0;
 }
 
