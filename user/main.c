@@ -17,6 +17,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "core/store.h"
+#include "loader/bpflog.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signals.h"
@@ -38,20 +39,6 @@ struct run {
 	int tty;
 	int all_exited;
 };
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	return vfprintf(stderr, fmt, ap);
-}
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
 
 static void render(struct run *r, uint64_t now, int summary)
 {
@@ -169,7 +156,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "probe: --pid %d: no such process\n", cli.pids[i]);
 			return PROBE_EXIT_NOPID;
 		}
-	libbpf_set_print(cli.verbose ? libbpf_print : libbpf_quiet);
+	bpflog__init(cli.verbose);	/* load failures say why; -v prints libbpf */
 	setrlimit(RLIMIT_MEMLOCK, &unlimited);	/* pre-5.11 kernels charge maps here */
 
 	features__probe(&feat);

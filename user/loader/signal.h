@@ -82,8 +82,10 @@ struct bpf_object_skeleton;
 struct bpf_map;
 /*
  * Load a signal's skeleton with its tracked_pids map shared with the proc
- * signal's (under --pid); on failure st says why (hint, if any, appended)
- * and the error is returned.
+ * signal's (under --pid); on failure st says why in the kernel's words (the
+ * verifier's complaint or the CO-RE relocation that failed, from libbpf's
+ * log; hint, if any, only when the log named nothing) and the error is
+ * returned.
  */
 int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
 		 const struct probe_ctx *ctx, struct signal_status *st, const char *hint);

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "loader/signals.h"
+#include "loader/bpflog.h"
 #include "core/store.h"
 
 extern const struct signal_ops proc_signal;
@@ -87,10 +88,18 @@ int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
 			return err;
 		}
 	}
+	bpflog__begin();
 	err = bpf_object__load_skeleton(skel);
-	if (err)
-		signal__why(st, SIG_FAILED, "load: %s%s%s", strerror(-err), hint ? " " : "",
-			    hint ? hint : "");
+	if (err) {
+		char why[SIGNAL_WHY_LEN];
+
+		/* The kernel's own words win; a caller's hint only stands in for them. */
+		if (!bpflog__reason(why, sizeof(why)))
+			signal__why(st, SIG_FAILED, "load: %s: %s", strerror(-err), why);
+		else
+			signal__why(st, SIG_FAILED, "load: %s%s%s", strerror(-err),
+				    hint ? " " : "", hint ? hint : "");
+	}
 	return err;
 }
 
