@@ -166,6 +166,19 @@ static void probe_kprobe(struct features *f)
 		set(f, FEAT_KPROBE, 0, "kernel built without kprobes (no kprobe PMU, no kprobe_events)");
 }
 
+/*
+ * Every signal uses tracepoints, raw_tp, tp_btf or uprobes; none attaches a
+ * kprobe or fentry, so where the kernel has them --check says they are not
+ * used rather than let "yes" suggest a signal depends on them.
+ */
+static void note_unused(struct features *f, enum feature feat)
+{
+	size_t n = strnlen(f->why[feat], FEAT_WHY_LEN);
+
+	if (n + 1 < FEAT_WHY_LEN)
+		snprintf(f->why[feat] + n, FEAT_WHY_LEN - n, "; no signal uses it");
+}
+
 void features__probe(struct features *f)
 {
 	struct btf *vmlinux = NULL;
@@ -199,5 +212,7 @@ void features__probe(struct features *f)
 	set(f, FEAT_TASK_STORAGE, err > 0, "%s", err > 0 ?
 	    "task storage from tracepoint programs" :
 	    "task storage not usable from tracepoints; falling back to hash maps");
+	note_unused(f, FEAT_KPROBE);
+	note_unused(f, FEAT_FENTRY);
 	btf__free(vmlinux);
 }
