@@ -65,10 +65,33 @@ probe: $(OUT)/probe
 	$(Q)cp $< $@
 endif
 
+# vmlinux.h comes from the repository (include/vmlinux/<arch>/, dumped once
+# from a recent kernel's BTF), not from the build host: a Debian 12 host's
+# 6.1 BTF lacks types the programs name, and CO-RE resolves every field
+# against the running kernel at load time anyway (older layouts are
+# flavours in bpf/lib/core_fixes.bpf.h). An architecture with no vendored
+# header falls back to the build host's BTF. `make vmlinux-update` re-dumps
+# the vendored one from VMLINUX_BTF.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+VMLINUX_VENDORED := $(wildcard include/vmlinux/$(ARCH)/vmlinux.h)
+
+ifneq ($(VMLINUX_VENDORED),)
+$(OUT)/vmlinux.h: $(VMLINUX_VENDORED)
+	$(call msg,CP,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@
+else
 $(OUT)/vmlinux.h:
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+endif
+
+.PHONY: vmlinux-update
+vmlinux-update:
+	$(call msg,GEN,include/vmlinux/$(ARCH)/vmlinux.h)
+	$(Q)mkdir -p include/vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > include/vmlinux/$(ARCH)/vmlinux.h
 
 $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUT)/vmlinux.h
 	$(call msg,BPF,$@)
