@@ -125,6 +125,13 @@ struct mg_state {
 
 static const char *const tier2_names[] = { "auto", "suspects", "off" };
 
+/* Tier 2's BPF half reads x86-64 registers (bpf/memgrowth.bpf.c): elsewhere it is built empty. */
+#if defined(__x86_64__)
+#define MG_TIER2_ARCH	1
+#else
+#define MG_TIER2_ARCH	0
+#endif
+
 static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
@@ -147,15 +154,10 @@ static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_RINGBUF]);
 		return;
 	}
-	signal__why(st, SIG_LIVE, "%s, horizon %gs; tier 2 (stacks): %s%s",
+	signal__why(st, SIG_LIVE, "%s, horizon %gs; tier 2 (stacks): %s",
 		    ctx->filter ? "followed processes" : "host-wide", cfg->memgrowth.horizon_s,
-		    tier2_names[cfg->memgrowth.tier2],
-#if defined(__x86_64__)
-		    ""
-#else
-		    " (frame pointers only: CFI unwinding is x86-64 only)"
-#endif
-		    );
+		    MG_TIER2_ARCH ? tier2_names[cfg->memgrowth.tier2] :
+		    "unavailable on this architecture (x86-64 registers and page-fault codes)");
 }
 
 /* --- process table --- */
@@ -360,7 +362,7 @@ static void tier2_select(struct mg_state *s, uint64_t now)
 	for (i = 0; i < MPROC_BUCKETS; i++)
 		for (p = s->procs[i]; p; p = p->next)
 			cap++;
-	if (cfg->memgrowth.tier2 != CFG_T2_OFF && cap)
+	if (MG_TIER2_ARCH && cfg->memgrowth.tier2 != CFG_T2_OFF && cap)
 		c = calloc(cap, sizeof(*c));
 	for (i = 0; c && i < MPROC_BUCKETS; i++)
 		for (p = s->procs[i]; p; p = p->next) {
