@@ -427,6 +427,9 @@ SEC("raw_tp/page_fault_user")
 int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)
 {
+#if !PROBE_MEM_TIER2
+	return 0;
+#else
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct probe_mem_gate *g;
 	struct task_struct *cur;
@@ -435,9 +438,6 @@ int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 	__u64 anon;
 	int is_anon = 0;
 
-#if !PROBE_MEM_TIER2
-	return 0;
-#else
 	if (!(error_code & X86_PF_WRITE))
 		return 0;
 	g = bpf_map_lookup_elem(&mem_gate, &tgid);
