@@ -160,8 +160,15 @@ static __always_inline void sc_record(struct probe_sc_slot *s, __u32 tgid, long 
 
 	if (start) {
 		__u64 d = bpf_ktime_get_ns() - start;
-		__u32 b = loglin_index(d, PROBE_SC_SUB_BITS, PROBE_SC_MAX_EXP);
+		__u64 b = loglin_index(d, PROBE_SC_SUB_BITS, PROBE_SC_MAX_EXP);
 
+		/*
+		 * As a __u32, clang tested one zero-extended copy of b and
+		 * indexed with another, and 6.1's verifier does not carry the
+		 * bound across ("R6 unbounded memory access"): a 64-bit index
+		 * behind a barrier is tested and used in one register.
+		 */
+		barrier_var(b);
 		if (b < PROBE_SC_BUCKETS)
 			__sync_fetch_and_add(&v->buckets[b], 1);
 	} else {
