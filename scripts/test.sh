@@ -3,7 +3,8 @@
 #   1. unit tests (cmocka)
 #   2. the same unit tests under AddressSanitizer + UBSan
 #   3. integration tests as root against real processes and servers (pytest)
-# Each runner prints its own summary; the last line totals the three.
+#   4. the kernel matrix (tests/kernels/run.sh: Debian's kernels in QEMU, and this one)
+# Each runner prints its own summary; the last line totals the steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test || exit $?
@@ -22,7 +23,10 @@ step "unit tests" make -j"$(nproc)" test-unit
 step "unit tests under ASan/UBSan" make -j"$(nproc)" SAN=1 test-unit
 # Debian's pytest lives with Debian's python3, not a python3 earlier on PATH.
 step "integration tests" /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
+# Debian 12's 6.1 and 6.12 kernels in QEMU, then the running one; whoever runs
+# test.sh holds the integration lock if the machine is shared.
+step "kernel matrix" env PROBE_LOCK= tests/kernels/run.sh
 
-passed=$((4 - failed))
+passed=$((5 - failed))
 echo "test.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

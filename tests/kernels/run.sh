@@ -4,8 +4,9 @@
 # tests/kernels/test_guest.py: `probe --check --json`, then one host-wide probe run over a
 # known syscall mix, HTTP requests, refused connects, a Redis exchange and a leaking
 # fixture, with exact assertions. "host" runs the same on the running kernel, under the
-# shared integration lock (its servers share loopback with other tests; inside a VM they
-# do not). Needs `make probe fixtures` first. Prints the time each kernel took and ends
+# shared lock $PROBE_LOCK (default /tmp/probe-integration.lock; empty: none, for a caller
+# that holds it already): its servers share loopback with other tests, a VM's do not.
+# Needs `make probe fixtures` first. Prints the time each kernel took and ends
 # with "kernels: N passed, N failed, N skipped"; exit 0 only when none failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +27,12 @@ for k in "${kernels[@]}"; do
 	echo "=== kernel $k"
 	start=$(date +%s)
 	if [ "$k" = host ]; then
-		flock /tmp/probe-integration.lock timeout "$per_kernel_s" "${test_cmd[@]}"
+		lock=${PROBE_LOCK-/tmp/probe-integration.lock}
+		if [ -n "$lock" ]; then
+			flock "$lock" timeout "$per_kernel_s" "${test_cmd[@]}"
+		else
+			timeout "$per_kernel_s" "${test_cmd[@]}"
+		fi
 		rc=$?
 	else
 		tests/kernels/vm.sh -t "$per_kernel_s" "$k" -- "${test_cmd[@]}"
