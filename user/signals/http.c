@@ -119,6 +119,7 @@ struct service {
 struct http_state {
 	struct probe_ctx *ctx;
 	struct sockets_bpf *skel;
+	struct bpf_link *io_links[PROBE_SOCK_HOOK_MAX];	/* sock_read/write on each tracepoint */
 	struct ring_buffer *rb;		/* reads every CPU's ring */
 	int *ring_fds;
 	unsigned int nrings;
@@ -404,6 +405,41 @@ static int rings_insert(struct http_state *s)
 	return 0;
 }
 
+/*
+ * The read and the write program on each of their tracepoints, with the
+ * hook's number as the attach cookie (bpf/sockets.bpf.c).
+ */
+static int io_attach(struct http_state *s)
+{
+	static const char *const tps[PROBE_SOCK_HOOK_MAX] = {
+		[PROBE_SOCK_HOOK_READ] = "sys_exit_read",
+		[PROBE_SOCK_HOOK_READV] = "sys_exit_readv",
+		[PROBE_SOCK_HOOK_RECVFROM] = "sys_exit_recvfrom",
+		[PROBE_SOCK_HOOK_RECVMSG] = "sys_exit_recvmsg",
+		[PROBE_SOCK_HOOK_WRITE] = "sys_enter_write",
+		[PROBE_SOCK_HOOK_WRITEV] = "sys_enter_writev",
+		[PROBE_SOCK_HOOK_SENDTO] = "sys_enter_sendto",
+		[PROBE_SOCK_HOOK_SENDMSG] = "sys_enter_sendmsg",
+	};
+	unsigned int i;
+
+	for (i = 0; i < PROBE_SOCK_HOOK_MAX; i++) {
+		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = i);
+
+		struct bpf_program *prog = i < PROBE_SOCK_HOOK_WRITE ? s->skel->progs.sock_read :
+								       s->skel->progs.sock_write;
+
+		s->io_links[i] = bpf_program__attach_tracepoint_opts(prog, "syscalls", tps[i], &opts);
+		if (!s->io_links[i]) {
+			int err = -errno;
+
+			s->io_links[i] = NULL;
+			return err;
+		}
+	}
+	return 0;
+}
+
 static void http_stop(void *state)
 {
 	struct http_state *s = state;
@@ -416,6 +452,8 @@ static void http_stop(void *state)
 		if (s->ring_fds[i] >= 0)
 			close(s->ring_fds[i]);
 	free(s->ring_fds);
+	for (i = 0; i < PROBE_SOCK_HOOK_MAX; i++)
+		bpf_link__destroy(s->io_links[i]);
 	sockets_bpf__destroy(s->skel);
 	route__templates_free(s->tmpl);
 	for (i = 0; i < SERVICE_SLOTS; i++) {
@@ -515,6 +553,8 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		goto err_free;
 	}
 	err = sockets_bpf__attach(s->skel);
+	if (!err)
+		err = io_attach(s);
 	if (err) {
 		signal__why(st, SIG_FAILED, "attach: %s", strerror(-err));
 		goto err_free;
