@@ -452,8 +452,9 @@ static void http_stop(void *state)
 		if (s->ring_fds[i] >= 0)
 			close(s->ring_fds[i]);
 	free(s->ring_fds);
-	for (i = 0; i < PROBE_SOCK_HOOK_MAX; i++)
-		bpf_link__destroy(s->io_links[i]);
+	signal__destroy_links(s->io_links, PROBE_SOCK_HOOK_MAX);
+	if (s->skel)
+		signal__detach_skeleton(s->skel->skeleton);
 	sockets_bpf__destroy(s->skel);
 	route__templates_free(s->tmpl);
 	for (i = 0; i < SERVICE_SLOTS; i++) {
