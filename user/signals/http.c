@@ -56,6 +56,8 @@
 #define SERVICE_SLOTS	1024
 #define SWEEP_ROUNDS	30	/* collects between sweeps of dead processes' fds */
 #define BATCH		1024
+#define STAGE_REC	sizeof(struct probe_http_req)	/* the largest record */
+#define STAGE_MAX	(1U << 17)	/* records held back per drain: more than 8 MiB of rings holds */
 
 enum { HC_REQUESTS, HC_4XX, HC_5XX, HC_MAX };
 
@@ -116,6 +118,19 @@ struct service {
 	struct route_set *routes;
 };
 
+/* A record held back until its drain ends (see stage_flush()). */
+struct staged {
+	uint32_t len;
+	uint32_t pad;
+	unsigned char data[STAGE_REC];
+};
+
+struct stage_key {
+	uint64_t ts;
+	uint32_t idx;	/* arrival order: ties keep it */
+	uint32_t pad;
+};
+
 struct http_state {
 	struct probe_ctx *ctx;
 	struct sockets_bpf *skel;
@@ -136,6 +151,9 @@ struct http_state {
 	uint64_t evicted, evicted_shown;
 	uint64_t round;
 	unsigned int max_routes;
+	struct staged *stage;		/* this drain's records, in arrival order */
+	struct stage_key *keys;
+	unsigned int nstage, stage_cap;
 };
 
 static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
@@ -279,9 +297,8 @@ static size_t fast_key(const struct probe_http_req *r, unsigned char *k)
 	return n + 2;
 }
 
-static int on_record(void *arg, void *data, size_t len)
+static int http_record(struct http_state *s, const void *data, size_t len)
 {
-	struct http_state *s = arg;
 	const struct probe_http_req *r = data;
 	unsigned char key[FAST_KEY_MAX];
 	struct fast_ent *e;
@@ -322,6 +339,83 @@ static int on_record(void *arg, void *data, size_t len)
 	else if (r->status >= 500)
 		series__add(se, r->hdr.ts_ns, HC_5XX, 1);
 	series__observe_n(se, r->hdr.ts_ns, r->duration_ns, 1);
+	return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct stage_key *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * After each drain of every CPU's ring: the records in the order of their
+ * own time stamps. Read ring by ring, which route or series wins a cap
+ * would depend on which CPU's ring was read first (a server moved from
+ * CPU 1 to CPU 0 has its later requests read before its earlier ones).
+ */
+static void stage_flush(void *arg)
+{
+	struct http_state *s = arg;
+	unsigned int i;
+
+	if (!s->nstage)
+		return;
+	for (i = 0; i < s->nstage; i++) {
+		const struct probe_rec_hdr *h = (const void *)s->stage[i].data;
+
+		s->keys[i] = (struct stage_key){ h->ts_ns, i, 0 };
+	}
+	qsort(s->keys, s->nstage, sizeof(*s->keys), key_cmp);
+	for (i = 0; i < s->nstage; i++) {
+		const struct staged *r = &s->stage[s->keys[i].idx];
+
+		http_record(s, r->data, r->len);
+	}
+	s->nstage = 0;
+}
+
+static int stage_grow(struct http_state *s)
+{
+	unsigned int cap = s->stage_cap ? s->stage_cap * 2 : 1024;
+	struct staged *st;
+	struct stage_key *k;
+
+	if (cap > STAGE_MAX)
+		return -ENOSPC;
+	st = realloc(s->stage, cap * sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	s->stage = st;
+	k = realloc(s->keys, cap * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	s->keys = k;
+	s->stage_cap = cap;
+	return 0;
+}
+
+/* A ring-buffer record: held back until the drain ends (stage_flush()). */
+static int on_record(void *arg, void *data, size_t len)
+{
+	struct http_state *s = arg;
+	struct staged *r;
+
+	if (len < sizeof(struct probe_rec_hdr) || len > STAGE_REC) {
+		s->bad_records++;
+		return 0;
+	}
+	if (s->nstage == s->stage_cap && stage_grow(s)) {
+		/* no room to hold it back: in order up to here, then this one */
+		stage_flush(s);
+		return http_record(s, data, len);
+	}
+	r = &s->stage[s->nstage++];
+	r->len = (uint32_t)len;
+	memcpy(r->data, data, len);
 	return 0;
 }
 
@@ -468,6 +562,8 @@ static void http_stop(void *state)
 		}
 	}
 	free(s->fast);
+	free(s->stage);
+	free(s->keys);
 	dbquery__free(s->db);
 	free(s);
 }
@@ -566,7 +662,7 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		goto err_free;
 	}
 	if (!ctx->check_only) {
-		err = loop__add_ringbuf(ctx->loop, s->rb);
+		err = loop__add_ringbuf_then(ctx->loop, s->rb, stage_flush, s);
 		if (err) {
 			signal__why(st, SIG_FAILED, "event loop: %s", strerror(-err));
 			goto err_free;
