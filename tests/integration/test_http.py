@@ -396,6 +396,20 @@ def test_keepalive_connection_opened_before_the_probe(probe_factory, procs):
     assert client_rows(summ, port)[f"127.0.0.1:{port}"]["requests"] == 10
 
 
+@pytest.mark.parametrize("mode", ["--pid", "host-wide"])
+def test_requests_right_after_ready_are_all_counted(probe_factory, procs, mode):
+    """`probe: ready` means attached and counting: requests made the moment it
+    is printed, on a connection opened then, are all seen."""
+    srv, port = c_server(procs)
+    args = ["--pid", str(srv.pid)] if mode == "--pid" else []
+    pr = probe_factory(*args, "--json")
+    cli = client(procs, port, "keepalive", "100", "/status/200")
+    res = go(cli)
+    summ, out, err = stop_probe(pr)
+    assert res["statuses"] == [200] * 100
+    assert server_rows(summ, comm="http_server")[("GET", "/status/{id}")]["requests"] == 100
+
+
 def raw_exchange(port, data, half_close=True):
     """Send bytes on a fresh connection; read what comes back until EOF."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
