@@ -12,6 +12,7 @@
 CC	?= cc
 CLANG	?= clang
 BPFTOOL	?= bpftool
+LLVM_STRIP ?= llvm-strip
 PKG_CONFIG ?= pkg-config
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
@@ -75,9 +76,13 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUT)/vmlinux.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The skeleton embeds its object without DWARF (about 4 of the binary's 6 MB);
+# .BTF and .BTF.ext, which CO-RE and the loader need, are not debug sections
+# and stay.
 $(OUT)/%.skel.h: $(OUT)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(Q)$(LLVM_STRIP) -g $< -o $(OUT)/bpf/$*.stripped.o
+	$(Q)$(BPFTOOL) gen skeleton $(OUT)/bpf/$*.stripped.o name $(subst -,_,$*)_bpf > $@
 
 # Userspace objects may include any skeleton; after the first build the
 # generated .d files give the exact dependencies.
