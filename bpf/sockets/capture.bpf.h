@@ -162,6 +162,9 @@ static __always_inline void sock_owner(struct sock_owner *o)
 	BPF_CORE_READ_STR_INTO(&o->comm, task, group_leader, comm);
 	o->cgroup_id = bpf_get_current_cgroup_id();
 }
+#else
+/* The host shim says who owns a connection. */
+static void sock_owner(struct sock_owner *o);
 #endif
 
 #endif
