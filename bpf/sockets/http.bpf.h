@@ -370,6 +370,13 @@ __noinline int http_find_hdr_end(__u32 off, __u32 n)
 
 	if (!sb || !r)
 		return 0;
+	r->hdr_end = 0;
+	r->clen = 0;
+	r->ncl = 0;
+	r->host_line = 0;
+	r->host_off = 0;
+	r->host_len = 0;
+	r->host_flags = 0;
 	if (n > PROBE_SOCK_SCAN)
 		n = PROBE_SOCK_SCAN;
 	if (off >= n)
@@ -408,11 +415,11 @@ __noinline int http_find_hdr_end(__u32 off, __u32 n)
 }
 
 /*
- * Headers of the message starting at b[off], up to n: where they end,
- * Content-Length and the Host value. Returns the end offset (just past
+ * After http_find_hdr_end(): Content-Length and the Host value from the
+ * candidate lines it noted. Returns the end offset it found (just past
  * the empty line), 0 when the empty line is not within the window.
  */
-__noinline int http_scan_headers(__u32 off, __u32 n)
+__noinline int http_header_fields(__u32 n)
 {
 	struct sock_buf *sb = sock_buf_get();
 	struct http_scratch *r = http_scratch_get();
@@ -420,18 +427,8 @@ __noinline int http_scan_headers(__u32 off, __u32 n)
 
 	if (!sb || !r)
 		return 0;
-	r->hdr_end = 0;
-	r->clen = 0;
-	r->ncl = 0;
-	r->host_line = 0;
-	r->host_off = 0;
-	r->host_len = 0;
-	r->host_flags = 0;
 	if (n > PROBE_SOCK_SCAN)
 		n = PROBE_SOCK_SCAN;
-	if (off >= n)
-		return 0;
-	http_find_hdr_end(off, n);
 	if (r->hdr_end > n)
 		r->hdr_end = 0;
 
@@ -478,6 +475,19 @@ __noinline int http_scan_headers(__u32 off, __u32 n)
 			r->host_flags = PROBE_HTTP_F_HOST_TRUNC;
 	}
 	return r->hdr_end;
+}
+
+/*
+ * Headers of the message starting at b[off], up to n: where they end,
+ * Content-Length and the Host value. Returns the end offset (just past
+ * the empty line), 0 when the empty line is not within the window. Two
+ * calls from the caller's frame rather than one that makes the other:
+ * Linux 6.1 allows 512 bytes of stack over the deepest chain of calls.
+ */
+static __always_inline int http_scan_headers(__u32 off, __u32 n)
+{
+	http_find_hdr_end(off, n);
+	return http_header_fields(n);
 }
 
 static __always_inline void http_learn_port(__u16 port)
