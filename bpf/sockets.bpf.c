@@ -196,7 +196,7 @@ int sock_read(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	hook = bpf_get_attach_cookie(ctx);
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	io.fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	io.fd = (int)PT_REGS_PARM1_SYSCALL(regs);
 	io.key = PROBE_SOCK_KEY(tgid, io.fd);
 	/* what the fd is costs a lookup; its iovec would cost a user read */
 	h = bpf_map_lookup_elem(&http_conns, &io.key);
@@ -205,11 +205,11 @@ int sock_read(struct trace_event_raw_sys_exit *ctx)
 		if (!c || c->proto == PROBE_PROTO_NONE)
 			return 0;
 	}
-	ubuf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	ubuf = PT_REGS_PARM2_SYSCALL(regs);
 	switch (hook) {
 	case PROBE_SOCK_HOOK_RECVFROM:
 		/* a peek is read again later: count it then */
-		if (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)
+		if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
 			return 0;
 		/* fall through */
 	case PROBE_SOCK_HOOK_READ:
@@ -221,7 +221,7 @@ int sock_read(struct trace_event_raw_sys_exit *ctx)
 			goto fault;
 		break;
 	default:
-		if (PT_REGS_PARM3_CORE_SYSCALL(regs) & MSG_PEEK)
+		if (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK)
 			return 0;
 		if (msg_iov((const struct user_msghdr *)ubuf, &base, &len, &iovlen))
 			goto fault;

@@ -148,12 +148,16 @@ def stop_bpftrace(p, log):
     return (int(m.group(1)) if m else None), None
 
 
-def prog_stats(pid):
-    """{program name: (run count, run time ns)} of the BPF programs pid holds."""
+def progs():
     out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True)
+    return json.loads(out.stdout or "[]")
+
+
+def prog_stats(ids):
+    """{program name: (run count, run time ns)} over the programs with these ids."""
     res = {}
-    for p in json.loads(out.stdout or "[]"):
-        if pid not in [x.get("pid") for x in p.get("pids", [])]:
+    for p in progs():
+        if p["id"] not in ids:
             continue
         n, t = res.get(p["name"], (0, 0))
         res[p["name"]] = (n + p.get("run_cnt", 0), t + p.get("run_time_ns", 0))
@@ -167,10 +171,12 @@ def bpf_stats_run(probe, args, port, secs, log):
     with open(path, "w") as f:
         f.write("1")
     try:
+        old_ids = {x["id"] for x in progs()}
         p = start_probe(probe, args, log)
-        before = prog_stats(p.pid)
+        ids = {x["id"] for x in progs()} - old_ids     # the probe's programs
+        before = prog_stats(ids)
         w = wrk(port, secs)
-        after = prog_stats(p.pid)
+        after = prog_stats(ids)
         stop_probe(p, log)
     finally:
         with open(path, "w") as f:
