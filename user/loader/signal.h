@@ -90,8 +90,9 @@ int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
 
 /*
  * Detach links all at once, from threads: each detach waits for the
- * kernel (an RCU grace period, 40-110 ms here), and concurrent waits
- * overlap. signal__destroy_links() sets each pointer to NULL;
+ * kernel (an RCU grace period, 40-110 ms here); waits overlap except for
+ * tracepoints, which the kernel detaches one at a time under its event
+ * mutex. signal__destroy_links() sets each pointer to NULL;
  * signal__detach_skeleton() does it for every link a skeleton attached,
  * so its destroy has none left to detach.
  */
