@@ -12,6 +12,7 @@
 CC	?= cc
 CLANG	?= clang
 BPFTOOL	?= bpftool
+LLVM_STRIP ?= llvm-strip
 PKG_CONFIG ?= pkg-config
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
@@ -54,7 +55,7 @@ FIXTURE_BINS := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test-unit unit fixtures bench
+.PHONY: all clean test-unit unit fixtures bench fuzz
 
 all: probe
 
@@ -98,9 +99,13 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUT)/vmlinux.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The skeleton embeds its object without DWARF (about 4 of the binary's 6 MB);
+# .BTF and .BTF.ext, which CO-RE and the loader need, are not debug sections
+# and stay.
 $(OUT)/%.skel.h: $(OUT)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(Q)$(LLVM_STRIP) -g $< -o $(OUT)/bpf/$*.stripped.o
+	$(Q)$(BPFTOOL) gen skeleton $(OUT)/bpf/$*.stripped.o name $(subst -,_,$*)_bpf > $@
 
 # Userspace objects may include any skeleton; after the first build the
 # generated .d files give the exact dependencies.
@@ -156,6 +161,37 @@ $(OUT)/bench/hook_floor: tests/bench/hook_floor.c $(OUT)/bench/hook_floor.skel.h
 
 bench: $(BENCH_BINS)
 
+# Fuzzers (libFuzzer with ASan and UBSan): the socket capture's shared
+# handler and parsers compiled for the host through tests/fuzz/shim/, one
+# binary per protocol (classify: all of them behind classification), and
+# route normalization. scripts/fuzz.sh runs them.
+FUZZ_SOCK   := http pgsql redis mysql classify
+FUZZ_BINS   := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_SOCK) route)
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer $(WARN) -Wno-unused-function -Wno-unused-parameter -std=gnu11 \
+	-D_GNU_SOURCE -Itests/fuzz/shim -Ibpf -Iinclude -Iuser -MMD -MP
+FUZZ_PROTO_http     := PROBE_PROTO_HTTP
+FUZZ_PROTO_pgsql    := PROBE_PROTO_PGSQL
+FUZZ_PROTO_redis    := PROBE_PROTO_REDIS
+FUZZ_PROTO_mysql    := PROBE_PROTO_MYSQL
+FUZZ_PROTO_classify := PROBE_PROTO_UNKNOWN
+
+$(OUT)/fuzz/fuzz_route: tests/fuzz/fuzz_route.c user/core/route.c
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^
+
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_sockets.c
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -DFUZZ_PROTO=$(FUZZ_PROTO_$*) -o $@ $<
+
+fuzz: $(FUZZ_BINS)
+
+# The socket handler's unit tests compile the BPF parsers for the host.
+$(OUT)/tests/test_sockets: CFLAGS += -Itests/fuzz/shim -Ibpf -Wno-unused-function \
+	-Wno-unused-parameter -Wno-unknown-pragmas
+
 unit: $(UNIT_BINS)
 
 # Runs every unit test binary; cmocka prints each suite's summary, and the
@@ -169,4 +205,4 @@ clean:
 	$(call msg,CLEAN,build build-san probe)
 	$(Q)rm -rf build build-san probe
 
--include $(wildcard $(OUT)/bpf/*.d $(OUT)/bench/*.d) $(shell find $(OUT)/user $(OUT)/tests -name '*.d' 2>/dev/null)
+-include $(wildcard $(OUT)/bpf/*.d $(OUT)/bench/*.d $(OUT)/fuzz/*.d) $(shell find $(OUT)/user $(OUT)/tests -name '*.d' 2>/dev/null)

@@ -4,10 +4,13 @@
 # nginx (Debian nginx-light, 1 worker on CPU 0, a 612-byte static file) and
 # wrk (CPU 1, 32 keep-alive connections) on loopback, for SECONDS (10) per
 # run, ROUNDS (5) rounds; each round runs, in rotating order: no probe, the
-# probe host-wide with only the http signal, and the probe host-wide on its
-# embedded defaults. Prints every run, then medians with min-max, req/s and
-# p99 ratios against no probe. The machine may be shared: read the min-max
-# spread before the medians, and use more rounds when it is wide.
+# probe host-wide with only the http signal, the probe host-wide on its
+# embedded defaults, and bpftrace's HTTP latency script on the same
+# tracepoints (scripts/bt/http-latency.bt; skipped without bpftrace), each
+# measured once ready. Prints every run, then medians with min-max, req/s
+# and p99 ratios against no probe and the CPU added per request in ns, then
+# a bpf_stats breakdown per BPF program. The machine may be shared: read
+# the min-max spread before the medians, and use more rounds when it is wide.
 #
 # PROBE_BUILD picks the build directory (default: build). Needs root, nginx,
 # wrk and taskset. The nginx config lives in a temporary directory.

@@ -7,11 +7,19 @@ Configurations, each run once per round (the order rotates every round):
   http      the probe host-wide with every signal off but http (and proc,
             which is always on)
   default   the probe host-wide on its embedded defaults
+  bpftrace  the peer: bpftrace (Debian) running scripts/bt/http-latency.bt,
+            nginx request latency from the same syscall tracepoints
+Every tracer is measured only after it is ready (`probe: ready`, bpftrace's
+"Attaching N probes"), plus 2 s.
 
 nginx (Debian nginx-light): 1 worker on CPU 0, a 612-byte static file,
 keep-alive, sendfile on, access_log off; wrk on CPU 1, 1 thread, 32
 connections. The probe is started, given 2 s after its ready line, and
 stopped with SIGINT after wrk; its summary says how many requests it saw.
+After the rounds, one more run of the http-only probe with the kernel's
+bpf_stats on gives the run time of each of its BPF programs per call and
+per request (bpf_stats itself adds a little to every program run, so it is
+not on during the timed rounds).
 
 Besides req/s and p99, each run reports the CPU time nginx's worker, wrk
 and the probe spent per request. On a machine shared with other work the
@@ -115,6 +123,78 @@ def start_probe(probe, args, log):
     return p
 
 
+def start_bpftrace(script, log):
+    p = subprocess.Popen(["bpftrace", script], stdout=open(log + ".out", "w"),
+                         stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while "Attaching" not in open(log + ".out").read():
+        if p.poll() is not None or time.time() > deadline:
+            p.kill()
+            p.wait()
+            sys.exit("bench: bpftrace did not start:\n" + open(log + ".out").read())
+        time.sleep(0.1)
+    time.sleep(2)
+    return p
+
+
+def stop_bpftrace(p, log):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    m = re.search(r"@requests: (\d+)", open(log + ".out").read())
+    return (int(m.group(1)) if m else None), None
+
+
+def progs():
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True)
+    return json.loads(out.stdout or "[]")
+
+
+def prog_stats(ids):
+    """{program name: (run count, run time ns)} over the programs with these ids."""
+    res = {}
+    for p in progs():
+        if p["id"] not in ids:
+            continue
+        n, t = res.get(p["name"], (0, 0))
+        res[p["name"]] = (n + p.get("run_cnt", 0), t + p.get("run_time_ns", 0))
+    return res
+
+
+def bpf_stats_run(probe, args, port, secs, log):
+    """One http-only run with bpf_stats on: per-program cost per call and per request."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    old = open(path).read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    try:
+        old_ids = {x["id"] for x in progs()}
+        p = start_probe(probe, args, log)
+        ids = {x["id"] for x in progs()} - old_ids     # the probe's programs
+        before = prog_stats(ids)
+        w = wrk(port, secs)
+        after = prog_stats(ids)
+        stop_probe(p, log)
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
+    print(f"\n== bpf_stats, http only, one {secs} s run ({w['n']} requests, {w['rps']:.0f} req/s;"
+          f" bpf_stats itself adds to each run)")
+    print(f"{'program':24s} {'calls/req':>9s} {'ns/call':>8s} {'ns/req':>7s}")
+    total = 0.0
+    for name in sorted(after, key=lambda k: -(after[k][1] - before.get(k, (0, 0))[1])):
+        n = after[name][0] - before.get(name, (0, 0))[0]
+        t = after[name][1] - before.get(name, (0, 0))[1]
+        if not n:
+            continue
+        total += t / w["n"]
+        print(f"{name:24s} {n / w['n']:9.2f} {t / n:8.0f} {t / w['n']:7.0f}")
+    print(f"{'all':24s} {'':9s} {'':8s} {total:7.0f}  (both sides: nginx and wrk are traced)")
+
+
 def stop_probe(p, log):
     p.send_signal(signal.SIGINT)
     try:
@@ -177,6 +257,8 @@ def main():
     ap.add_argument("--probe", required=True)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--bpftrace", default=os.path.join(os.path.dirname(__file__), "bt",
+                                                      "http-latency.bt"))
     a = ap.parse_args()
 
     d = tempfile.mkdtemp(prefix="probe-bench-http-")
@@ -185,6 +267,8 @@ def main():
     http_cfg = os.path.join(d, "http-only.json")
     http_only_config(a.probe, http_cfg)
     configs = [("none", None), ("http", ["--config", http_cfg]), ("default", [])]
+    if shutil.which("bpftrace"):
+        configs.append(("bpftrace", "bt"))
     res = {name: [] for name, _ in configs}
     try:
         wrk(port, 2)    # warm-up, not counted
@@ -192,10 +276,15 @@ def main():
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             for name, args in order:
                 log = os.path.join(d, f"{name}-{r}")
-                p = start_probe(a.probe, args, log) if args is not None else None
+                if args == "bt":
+                    p = start_bpftrace(a.bpftrace, log)
+                else:
+                    p = start_probe(a.probe, args, log) if args is not None else None
                 watch = workers(ng.pid) + ([p.pid] if p else [])
                 w = wrk(port, a.seconds, watch)
-                if p:
+                if args == "bt":
+                    w["seen"], w["lost"] = stop_bpftrace(p, log)
+                elif p:
                     w["seen"], w["lost"] = stop_probe(p, log)
                 res[name].append(w)
                 extra = f"  probe saw {w['seen']} (lost {w['lost']})" if p else ""
@@ -203,6 +292,9 @@ def main():
                       f"p99 {w['p99']:.3f} ms  cpu {w['cpu_us']:.1f} us/req (nginx "
                       f"{w['server_us']:.1f}, wrk {w['wrk_us']:.1f}){extra}", flush=True)
                 time.sleep(1)
+        if shutil.which("bpftool"):
+            bpf_stats_run(a.probe, ["--config", http_cfg], port, a.seconds,
+                          os.path.join(d, "bpf-stats"))
     finally:
         ng.send_signal(signal.SIGQUIT)
         try:
@@ -220,7 +312,7 @@ def main():
     base_cpu = statistics.median(x["cpu_us"] for x in base)
     print(f"{'config':8s} {'req/s':>9s} {'[min-max]':>17s} {'ratio':>6s} {'paired':>7s} "
           f"{'p99 ms':>7s} {'[min-max]':>15s} {'p99 ratio':>9s} {'cpu us/req':>10s} "
-          f"{'kept':>5s}")
+          f"{'kept':>5s} {'+ns/req':>8s}")
     for name, _ in configs:
         v = res[name]
         rps = statistics.median(x["rps"] for x in v)
@@ -230,12 +322,14 @@ def main():
         print(f"{name:8s} {rps:9.0f} [{min(x['rps'] for x in v):7.0f}-"
               f"{max(x['rps'] for x in v):7.0f}] {rps / base_rps:6.3f} {paired:7.3f} "
               f"{p99:7.3f} [{min(x['p99'] for x in v):6.3f}-{max(x['p99'] for x in v):6.3f}] "
-              f"{p99 / base_p99:9.3f} {cpu:10.2f} {base_cpu / cpu:5.3f}")
+              f"{p99 / base_p99:9.3f} {cpu:10.2f} {base_cpu / cpu:5.3f} "
+              f"{(cpu - base_cpu) * 1000:8.0f}")
     print("ratio: median req/s over the median without the probe; paired: median of the "
           "per-round ratios.\ncpu us/req: CPU time of nginx's worker, wrk and the probe "
           "process per request (BPF time is charged to the traced processes); kept: the "
           "throughput that cost allows when the CPUs are the limit, robust to other load "
-          "on the machine.")
+          "on the machine; +ns/req: CPU added per request (nginx, wrk and the tracer), the "
+          "figure that carries over to other machines.")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ same tp_btf enter/exit pair with empty bodies, and with only the two clock
 reads any latency measurement needs, so the signal's own cost is the
 difference to them, measured in the same run.
 
+The peer row runs bpftrace (Debian) with scripts/bt/syscount-lat.bt: calls
+and total latency per syscall host-wide from raw_syscalls enter+exit, what
+the signal's host-wide exact mode does. Every tracer is measured only once
+ready (`probe: ready`; bpftrace's "Attaching N probes" plus 1 s).
+
 Each round runs every configuration once, in rotating order, on the same
 getppid loop; the loop times itself. Prints per-configuration medians
 (with min and max), the added ns per call and the ratio to no probe.
@@ -58,6 +63,7 @@ CONFIGS = [
     ("host-wide, latency exact", config(enabled=True, latency="exact"), True, ITERS),
     ("full default --pid (every signal)", config(others=True), False, ITERS),
     ("floor: empty tp_btf enter+exit", "floor:empty", False, ITERS),
+    ("peer: bpftrace syscount-lat (host-wide)", "bt:syscount-lat.bt", True, ITERS),
     ("floor: + two clock reads", "floor:clock", False, ITERS),
     (f"no probe, {SAMPLED_RUN} run", None, False, SAMPLED_RUN),
     ("counts+errno, latency sampled 1s/10s",
@@ -79,7 +85,15 @@ def one(cfg, hostwide, length):
     loop = subprocess.Popen([LOOP, length], stdout=subprocess.PIPE, text=True)
     assert loop.stdout.readline().startswith("ready")
     probe = None
-    if cfg and cfg.startswith("floor:"):
+    if cfg and cfg.startswith("bt:"):
+        script = os.path.join(ROOT, "scripts", "bt", cfg[3:])
+        probe = subprocess.Popen(["bpftrace", script], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        line = probe.stdout.readline()
+        if "Attaching" not in line:
+            raise RuntimeError("bpftrace did not start: " + line + probe.stdout.read())
+        time.sleep(1)
+    elif cfg and cfg.startswith("floor:"):
         probe = subprocess.Popen([FLOOR, cfg.split(":")[1], str(loop.pid)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = probe.stdout.readline()
@@ -96,7 +110,7 @@ def one(cfg, hostwide, length):
     loop.wait()
     if probe:
         probe.send_signal(signal.SIGINT)
-        probe.wait(timeout=30)
+        probe.communicate(timeout=30)
     return float(out.split("ns_per_call=")[1])
 
 
@@ -130,7 +144,7 @@ def main():
         print(f"{row}: {over:+.0f} ns per call over '{floor}' (median of per-round "
               "differences)")
     for _, cfg, _, _ in CONFIGS:
-        if cfg and not cfg.startswith("floor:"):
+        if cfg and not cfg.startswith(("floor:", "bt:")):
             os.unlink(cfg)
 
 

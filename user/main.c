@@ -197,6 +197,7 @@ int main(int argc, char **argv)
 	live = observing(r.sigs);
 	if (cli.check) {
 		ret = check_report(&cli, &feat, r.sigs, live);
+		fflush(stdout);	/* the report before the detaches, which take a while */
 		goto cleanup;
 	}
 	if (!live) {

@@ -42,7 +42,7 @@ enum probe_http_rec_type {
 #define PROBE_HTTP_FIFO		4	/* requests in flight per connection */
 /* HTTP connections followed at once (LRU; the loader may change it). */
 #define PROBE_HTTP_MAX_CONNS	16384
-#define PROBE_HTTP_RINGBUF_BYTES (8U << 20)
+#define PROBE_HTTP_RINGBUF_BYTES PROBE_SOCK_RINGBUF_BYTES
 
 enum probe_http_method {
 	PROBE_HTTP_M_UNKNOWN,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Socket capture (bpf/sockets.bpf.c): the state it keeps per (process, fd)
- * and its counters. Protocol parsers (HTTP today) sit on top of it; each
+ * Socket capture (bpf/sockets.bpf.c, bpf/sockets/): the state it keeps per
+ * (process, fd) and its counters. Protocol parsers (bpf/sockets/) sit on
+ * top of it; each
  * protocol's records and in-flight state live in its own header (http.h).
  */
 #ifndef PROBE_SOCKETS_H
@@ -25,6 +26,9 @@
  */
 #define PROBE_SOCK_SCAN		512
 
+/* All CPUs' ring buffers together (per CPU at least 256 KiB). */
+#define PROBE_SOCK_RINGBUF_BYTES	(8U << 20)
+
 /* Payloads that matched no protocol before a socket is given up on. */
 #define PROBE_SOCK_MAX_MISSES	4
 
@@ -35,6 +39,23 @@ enum probe_proto {
 	PROBE_PROTO_PGSQL,	/* client side of PostgreSQL (db.h) */
 	PROBE_PROTO_REDIS,	/* client side of Redis RESP (db.h) */
 	PROBE_PROTO_MYSQL,	/* client side of MySQL / MariaDB (db.h) */
+};
+
+/*
+ * The read and write tracepoints the programs sock_read and sock_write
+ * serve: the loader attaches them with this value as the attach cookie.
+ * Reads first.
+ */
+enum probe_sock_hook {
+	PROBE_SOCK_HOOK_READ,		/* syscalls/sys_exit_read */
+	PROBE_SOCK_HOOK_READV,		/* syscalls/sys_exit_readv */
+	PROBE_SOCK_HOOK_RECVFROM,	/* syscalls/sys_exit_recvfrom */
+	PROBE_SOCK_HOOK_RECVMSG,	/* syscalls/sys_exit_recvmsg */
+	PROBE_SOCK_HOOK_WRITE,		/* syscalls/sys_enter_write */
+	PROBE_SOCK_HOOK_WRITEV,		/* syscalls/sys_enter_writev */
+	PROBE_SOCK_HOOK_SENDTO,		/* syscalls/sys_enter_sendto */
+	PROBE_SOCK_HOOK_SENDMSG,	/* syscalls/sys_enter_sendmsg */
+	PROBE_SOCK_HOOK_MAX,
 };
 
 enum probe_role {

@@ -396,6 +396,20 @@ def test_keepalive_connection_opened_before_the_probe(probe_factory, procs):
     assert client_rows(summ, port)[f"127.0.0.1:{port}"]["requests"] == 10
 
 
+@pytest.mark.parametrize("mode", ["--pid", "host-wide"])
+def test_requests_right_after_ready_are_all_counted(probe_factory, procs, mode):
+    """`probe: ready` means attached and counting: requests made the moment it
+    is printed, on a connection opened then, are all seen."""
+    srv, port = c_server(procs)
+    args = ["--pid", str(srv.pid)] if mode == "--pid" else []
+    pr = probe_factory(*args, "--json")
+    cli = client(procs, port, "keepalive", "100", "/status/200")
+    res = go(cli)
+    summ, out, err = stop_probe(pr)
+    assert res["statuses"] == [200] * 100
+    assert server_rows(summ, comm="http_server")[("GET", "/status/{id}")]["requests"] == 100
+
+
 def raw_exchange(port, data, half_close=True):
     """Send bytes on a fresh connection; read what comes back until EOF."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -492,6 +506,39 @@ def test_route_templates_win_and_routes_are_capped(probe_factory, procs, tmp_pat
     assert got == {"/api/v1/users/:name": 2, "/static/**": 2, "/alpha": 1, "/beta": 1,
                    "{overflow}": 3}
     assert summ["http"]["stats"]["route_overflow"] == 3
+
+
+def pin(pid, cpu):
+    """Every thread of pid onto one CPU."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {cpu})
+
+
+def test_route_cap_follows_request_order_across_cpus(probe_factory, procs, tmp_path):
+    """Which routes win the cap is the order they were served in, not the order
+    the per-CPU rings are read in: while the probe is paused, the server answers
+    its first routes on CPU 1 and its later ones on CPU 0, so the one drain
+    after the pause finds the later records in the ring it reads first."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs")
+    cfg = tmp_path / "probe.json"
+    cfg.write_text(json.dumps({"signals": {"http": {"max_routes": 2}}}))
+    srv, port = c_server(procs)
+    first = client(procs, port, "keepalive", "2", "/first-a", "/first-b")
+    later = client(procs, port, "keepalive", "2", "/later-a", "/later-b")
+    pr = probe_factory("--config", str(cfg), "--pid", str(srv.pid), "--json")
+    pin(srv.pid, 1)
+    os.kill(pr.proc.pid, signal.SIGSTOP)
+    try:
+        go(first)
+        pin(srv.pid, 0)
+        go(later)
+    finally:
+        os.kill(pr.proc.pid, signal.SIGCONT)
+    summ, out, err = stop_probe(pr)
+    got = {route: r["requests"] for (m, route), r in server_rows(summ).items()}
+    assert got == {"/first-a": 1, "/first-b": 1, "{overflow}": 2}
+    assert summ["http"]["stats"]["route_overflow"] == 2
 
 
 def test_bad_route_template_is_a_config_error(tmp_path):

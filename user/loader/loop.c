@@ -27,6 +27,8 @@ struct loop {
 	int stop;
 	int signo;
 	struct ring_buffer *rbs[LOOP_MAX_RB];
+	loop_drained_fn drained[LOOP_MAX_RB];	/* after each consume of rbs[i], or NULL */
+	void *drained_arg[LOOP_MAX_RB];
 	unsigned int nrb;
 	struct loop_fd fds[LOOP_MAX_FDS];
 	unsigned int nfds;
@@ -101,7 +103,8 @@ void loop__free(struct loop *l)
 	free(l);
 }
 
-int loop__add_ringbuf(struct loop *l, struct ring_buffer *rb)
+int loop__add_ringbuf_then(struct loop *l, struct ring_buffer *rb, loop_drained_fn fn,
+			   void *arg)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
@@ -110,8 +113,23 @@ int loop__add_ringbuf(struct loop *l, struct ring_buffer *rb)
 	ev.data.u64 = TAG_RB | l->nrb;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev))
 		return -errno;
-	l->rbs[l->nrb++] = rb;
+	l->rbs[l->nrb] = rb;
+	l->drained[l->nrb] = fn;
+	l->drained_arg[l->nrb] = arg;
+	l->nrb++;
 	return 0;
+}
+
+int loop__add_ringbuf(struct loop *l, struct ring_buffer *rb)
+{
+	return loop__add_ringbuf_then(l, rb, NULL, NULL);
+}
+
+static void consume(struct loop *l, unsigned int i)
+{
+	ring_buffer__consume(l->rbs[i]);
+	if (l->drained[i])
+		l->drained[i](l->drained_arg[i]);
 }
 
 int loop__add_fd(struct loop *l, int fd, loop_fd_fn fn, void *arg)
@@ -159,7 +177,7 @@ void loop__drain(struct loop *l)
 	unsigned int i;
 
 	for (i = 0; i < l->nrb; i++)
-		ring_buffer__consume(l->rbs[i]);
+		consume(l, i);
 }
 
 static void read_signals(struct loop *l)
@@ -196,7 +214,7 @@ int loop__run(struct loop *l, loop_tick_fn tick, void *arg)
 			if (tag == TAG_SIGNAL)
 				read_signals(l);
 			else if (tag & TAG_RB)
-				ring_buffer__consume(l->rbs[tag & 0xffff]);
+				consume(l, (unsigned int)(tag & 0xffff));
 			else if (tag < l->nfds && l->fds[tag].fd >= 0)
 				l->fds[tag].fn(l->fds[tag].fd, l->fds[tag].arg);
 		}

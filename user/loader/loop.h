@@ -22,6 +22,13 @@ void loop__free(struct loop *l);
 
 /* The loop drains rb; the caller keeps ownership of it. */
 int loop__add_ringbuf(struct loop *l, struct ring_buffer *rb);
+/*
+ * The same, and fn(arg) after each drain of rb: for a reader that holds
+ * records back to put several rings' records in order.
+ */
+typedef void (*loop_drained_fn)(void *arg);
+int loop__add_ringbuf_then(struct loop *l, struct ring_buffer *rb, loop_drained_fn fn,
+			   void *arg);
 int loop__add_fd(struct loop *l, int fd, loop_fd_fn fn, void *arg);
 int loop__del_fd(struct loop *l, int fd);
 

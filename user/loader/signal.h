@@ -90,4 +90,17 @@ struct bpf_map;
 int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
 		 const struct probe_ctx *ctx, struct signal_status *st, const char *hint);
 
+/*
+ * Detach links all at once, from threads: each detach waits for the
+ * kernel (an RCU grace period, 40-110 ms here); waits overlap except for
+ * tracepoints, which the kernel detaches one at a time under its event
+ * mutex. signal__destroy_links() sets each pointer to NULL;
+ * signal__detach_skeleton() does it for every link a skeleton attached,
+ * so its destroy has none left to detach.
+ */
+#define SIGNAL_MAX_LINKS	32
+struct bpf_link;
+void signal__destroy_links(struct bpf_link **links, unsigned int n);
+void signal__detach_skeleton(struct bpf_object_skeleton *skel);
+
 #endif

@@ -56,6 +56,8 @@
 #define SERVICE_SLOTS	1024
 #define SWEEP_ROUNDS	30	/* collects between sweeps of dead processes' fds */
 #define BATCH		1024
+#define STAGE_REC	sizeof(struct probe_http_req)	/* the largest record */
+#define STAGE_MAX	(1U << 17)	/* records held back per drain: more than 8 MiB of rings holds */
 
 enum { HC_REQUESTS, HC_4XX, HC_5XX, HC_MAX };
 
@@ -116,9 +118,23 @@ struct service {
 	struct route_set *routes;
 };
 
+/* A record held back until its drain ends (see stage_flush()). */
+struct staged {
+	uint32_t len;
+	uint32_t pad;
+	unsigned char data[STAGE_REC];
+};
+
+struct stage_key {
+	uint64_t ts;
+	uint32_t idx;	/* arrival order: ties keep it */
+	uint32_t pad;
+};
+
 struct http_state {
 	struct probe_ctx *ctx;
 	struct sockets_bpf *skel;
+	struct bpf_link *io_links[PROBE_SOCK_HOOK_MAX];	/* sock_read/write on each tracepoint */
 	struct ring_buffer *rb;		/* reads every CPU's ring */
 	int *ring_fds;
 	unsigned int nrings;
@@ -135,6 +151,9 @@ struct http_state {
 	uint64_t evicted, evicted_shown;
 	uint64_t round;
 	unsigned int max_routes;
+	struct staged *stage;		/* this drain's records, in arrival order */
+	struct stage_key *keys;
+	unsigned int nstage, stage_cap;
 };
 
 static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
@@ -278,9 +297,8 @@ static size_t fast_key(const struct probe_http_req *r, unsigned char *k)
 	return n + 2;
 }
 
-static int on_record(void *arg, void *data, size_t len)
+static int http_record(struct http_state *s, const void *data, size_t len)
 {
-	struct http_state *s = arg;
 	const struct probe_http_req *r = data;
 	unsigned char key[FAST_KEY_MAX];
 	struct fast_ent *e;
@@ -321,6 +339,83 @@ static int on_record(void *arg, void *data, size_t len)
 	else if (r->status >= 500)
 		series__add(se, r->hdr.ts_ns, HC_5XX, 1);
 	series__observe_n(se, r->hdr.ts_ns, r->duration_ns, 1);
+	return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct stage_key *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * After each drain of every CPU's ring: the records in the order of their
+ * own time stamps. Read ring by ring, which route or series wins a cap
+ * would depend on which CPU's ring was read first (a server moved from
+ * CPU 1 to CPU 0 has its later requests read before its earlier ones).
+ */
+static void stage_flush(void *arg)
+{
+	struct http_state *s = arg;
+	unsigned int i;
+
+	if (!s->nstage)
+		return;
+	for (i = 0; i < s->nstage; i++) {
+		const struct probe_rec_hdr *h = (const void *)s->stage[i].data;
+
+		s->keys[i] = (struct stage_key){ h->ts_ns, i, 0 };
+	}
+	qsort(s->keys, s->nstage, sizeof(*s->keys), key_cmp);
+	for (i = 0; i < s->nstage; i++) {
+		const struct staged *r = &s->stage[s->keys[i].idx];
+
+		http_record(s, r->data, r->len);
+	}
+	s->nstage = 0;
+}
+
+static int stage_grow(struct http_state *s)
+{
+	unsigned int cap = s->stage_cap ? s->stage_cap * 2 : 1024;
+	struct staged *st;
+	struct stage_key *k;
+
+	if (cap > STAGE_MAX)
+		return -ENOSPC;
+	st = realloc(s->stage, cap * sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	s->stage = st;
+	k = realloc(s->keys, cap * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	s->keys = k;
+	s->stage_cap = cap;
+	return 0;
+}
+
+/* A ring-buffer record: held back until the drain ends (stage_flush()). */
+static int on_record(void *arg, void *data, size_t len)
+{
+	struct http_state *s = arg;
+	struct staged *r;
+
+	if (len < sizeof(struct probe_rec_hdr) || len > STAGE_REC) {
+		s->bad_records++;
+		return 0;
+	}
+	if (s->nstage == s->stage_cap && stage_grow(s)) {
+		/* no room to hold it back: in order up to here, then this one */
+		stage_flush(s);
+		return http_record(s, data, len);
+	}
+	r = &s->stage[s->nstage++];
+	r->len = (uint32_t)len;
+	memcpy(r->data, data, len);
 	return 0;
 }
 
@@ -404,6 +499,41 @@ static int rings_insert(struct http_state *s)
 	return 0;
 }
 
+/*
+ * The read and the write program on each of their tracepoints, with the
+ * hook's number as the attach cookie (bpf/sockets.bpf.c).
+ */
+static int io_attach(struct http_state *s)
+{
+	static const char *const tps[PROBE_SOCK_HOOK_MAX] = {
+		[PROBE_SOCK_HOOK_READ] = "sys_exit_read",
+		[PROBE_SOCK_HOOK_READV] = "sys_exit_readv",
+		[PROBE_SOCK_HOOK_RECVFROM] = "sys_exit_recvfrom",
+		[PROBE_SOCK_HOOK_RECVMSG] = "sys_exit_recvmsg",
+		[PROBE_SOCK_HOOK_WRITE] = "sys_enter_write",
+		[PROBE_SOCK_HOOK_WRITEV] = "sys_enter_writev",
+		[PROBE_SOCK_HOOK_SENDTO] = "sys_enter_sendto",
+		[PROBE_SOCK_HOOK_SENDMSG] = "sys_enter_sendmsg",
+	};
+	unsigned int i;
+
+	for (i = 0; i < PROBE_SOCK_HOOK_MAX; i++) {
+		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = i);
+
+		struct bpf_program *prog = i < PROBE_SOCK_HOOK_WRITE ? s->skel->progs.sock_read :
+								       s->skel->progs.sock_write;
+
+		s->io_links[i] = bpf_program__attach_tracepoint_opts(prog, "syscalls", tps[i], &opts);
+		if (!s->io_links[i]) {
+			int err = -errno;
+
+			s->io_links[i] = NULL;
+			return err;
+		}
+	}
+	return 0;
+}
+
 static void http_stop(void *state)
 {
 	struct http_state *s = state;
@@ -416,6 +546,9 @@ static void http_stop(void *state)
 		if (s->ring_fds[i] >= 0)
 			close(s->ring_fds[i]);
 	free(s->ring_fds);
+	signal__destroy_links(s->io_links, PROBE_SOCK_HOOK_MAX);
+	if (s->skel)
+		signal__detach_skeleton(s->skel->skeleton);
 	sockets_bpf__destroy(s->skel);
 	route__templates_free(s->tmpl);
 	for (i = 0; i < SERVICE_SLOTS; i++) {
@@ -429,6 +562,8 @@ static void http_stop(void *state)
 		}
 	}
 	free(s->fast);
+	free(s->stage);
+	free(s->keys);
 	dbquery__free(s->db);
 	free(s);
 }
@@ -515,6 +650,8 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		goto err_free;
 	}
 	err = sockets_bpf__attach(s->skel);
+	if (!err)
+		err = io_attach(s);
 	if (err) {
 		signal__why(st, SIG_FAILED, "attach: %s", strerror(-err));
 		goto err_free;
@@ -525,7 +662,7 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		goto err_free;
 	}
 	if (!ctx->check_only) {
-		err = loop__add_ringbuf(ctx->loop, s->rb);
+		err = loop__add_ringbuf_then(ctx->loop, s->rb, stage_flush, s);
 		if (err) {
 			signal__why(st, SIG_FAILED, "event loop: %s", strerror(-err));
 			goto err_free;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * PostgreSQL wire protocol v3, client side (include after lib/db.bpf.h).
+ * PostgreSQL wire protocol v3, client side (on sockets/db.bpf.h).
  *
  * Messages are a type byte and a big-endian length that counts itself;
  * the startup packet, SSLRequest and GSSENCRequest have no type byte.
@@ -22,7 +22,7 @@
 #ifndef PROBE_PGSQL_BPF_H
 #define PROBE_PGSQL_BPF_H
 
-#include "lib/db.bpf.h"
+#include "sockets/db.bpf.h"
 
 #define PG_PROTO_V3		196608U		/* 3.0 */
 #define PG_SSL_REQUEST		80877103U
@@ -169,7 +169,7 @@ static __always_inline int pg_tail_ready(const struct sock_io *io)
 
 	if (io->ulen < 6 || io->ulen != io->total)
 		return 0;
-	if (bpf_probe_read_user(z, sizeof(z), (const char *)io->ubuf + io->ulen - 6))
+	if (bpf_probe_read_user(z, sizeof(z), (const void *)(io->ubuf + io->ulen - 6)))
 		return 0;
 	return z[0] == 'Z' && !z[1] && !z[2] && !z[3] && z[4] == 5 &&
 	       (z[5] == 'I' || z[5] == 'T' || z[5] == 'E');
@@ -238,13 +238,18 @@ tail:
 	}
 }
 
-static __always_inline void pg_data(struct probe_db_conn *d, __u64 key, struct sock_buf *sb,
-				    const struct sock_io *io)
+/* A read or write on a client connection. Global: verified once. */
+__noinline int pg_data(struct probe_db_conn *d, const struct sock_io *io)
 {
+	struct sock_buf *sb = sock_buf_get();
+
+	if (!d || !io || !sb)
+		return 0;
 	if (io->in)
-		pg_read(d, key, sb, io);
+		pg_read(d, io->key, sb, io);
 	else
 		pg_write(d, sb, io);
+	return 0;
 }
 
 #endif

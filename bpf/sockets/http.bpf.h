@@ -4,13 +4,9 @@
  * scan, and the per-connection FIFO of requests in flight. One record per
  * request goes to userspace when its response starts.
  *
- * Contract with the includer (sockets.bpf.c; later the TLS path): before
- * including this file it declares struct sock_buf, whose b[] receives the
- * first n bytes of a payload (n <= PROBE_SOCK_SCAN, with at least
- * PROBE_SOCK_SCAN readable bytes after them), sock_buf_get() for this
- * CPU's one, struct sock_io and sock_copy() to fill it, and the `stats`
- * per-CPU array (enum probe_sock_stat), and the `conns` map (a 101 turns
- * the socket's entry to PROBE_PROTO_NONE). The HTTP maps are declared here.
+ * Uses only the capture interface (sockets/capture.bpf.h); the handler
+ * (sockets/handler.bpf.h) calls http_data() for connections classified as
+ * HTTP, and http_detect() / http_garbage() while classifying.
  *
  * What is timed, and why: from the first byte of the request (the read
  * that returned its request line, on the server; the write that sent it,
@@ -31,8 +27,8 @@
 #ifndef PROBE_HTTP_BPF_H
 #define PROBE_HTTP_BPF_H
 
+#include "sockets/capture.bpf.h"
 #include "probe/http.h"
-#include "probe/sockets.h"
 
 /* What the parsers leave in the scratch map for their caller. */
 struct http_scratch {
@@ -52,21 +48,14 @@ struct http_scratch {
 	__u8 host_len;
 	__u8 host_flags;
 	__u8 pad2[2];
+	/* http_requests(), http_responses(): one clock read per payload */
+	__u64 ts;
 };
 
 #define HTTP_LOWER(c)	((c) | 0x20)
 
-/*
- * An offset already checked to be below the window, masked again where it
- * is used: clang may test one register copy and index with another, and
- * the empty asm keeps it from dropping the mask as redundant.
- */
-#define HTTP_OFF(v)							\
-	({								\
-		__u32 __v = (v);					\
-		asm volatile("" : "+r"(__v));				\
-		__v & (PROBE_SOCK_SCAN - 1);				\
-	})
+/* An offset below the window, masked where it indexes. */
+#define HTTP_OFF(v)	SOCK_OFF(v)
 
 /* (tgid, fd) -> requests in flight, for connections found to speak HTTP. */
 struct {
@@ -102,25 +91,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } http_ports SEC(".maps");
-
-/*
- * One ring buffer per CPU, created by the loader. A single shared ring
- * measured ~400 ns a reserve here with nginx on one CPU and its client on
- * the other: the lock and producer position bounce between the CPUs on
- * every request. Per CPU they stay put; userspace reads them all (records
- * carry their own time, so their order across CPUs does not matter).
- */
-struct http_ring {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, PROBE_HTTP_RINGBUF_BYTES);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);		/* the loader sets the CPU count */
-	__type(key, __u32);
-	__array(values, struct http_ring);
-} http_rings SEC(".maps");
 
 static __always_inline struct http_scratch *http_scratch_get(void)
 {
@@ -240,6 +210,41 @@ static __always_inline int http_detect(const char *b, __u32 n)
 }
 
 /*
+ * The request target at b[start..start+avail): its length, ending at ' ',
+ * or at '?' or '#' (its query and fragment are never kept; the scratch's
+ * PROBE_HTTP_F_QUERY says so) or where the bytes run out; -1 for control
+ * bytes or DEL. Only PROBE_HTTP_PATH_LEN bytes are kept, but the end is
+ * looked for across the whole window. Global: the loop may end at any of
+ * 512 places, and what follows it would be verified once per place.
+ */
+__noinline int http_target_len(__u32 start, __u32 avail)
+{
+	struct sock_buf *sb = sock_buf_get();
+	struct http_scratch *r = http_scratch_get();
+	__u32 i;
+
+	if (!sb || !r)
+		return -1;
+	for (i = 0; i < PROBE_SOCK_SCAN; i++) {
+		char c;
+
+		if (i >= avail)
+			break;
+		c = sb->b[HTTP_OFF(start + i)];
+		if (c == ' ')
+			break;
+		if (c == '?' || c == '#') {
+			r->flags |= PROBE_HTTP_F_QUERY;
+			break;
+		}
+		/* control bytes, DEL: not a request target */
+		if ((unsigned char)c < 0x21 || c == 0x7f)
+			return -1;
+	}
+	return (int)i;
+}
+
+/*
  * Request line at b[off..n). `cut`: the payload goes on past the window,
  * so running out of bytes there is not the end of the request. Returns 1
  * with the http scratch filled in, 0 when b[off] does not start a
@@ -252,6 +257,7 @@ __noinline int http_parse_request(__u32 off, __u32 n, __u32 cut)
 	struct http_scratch *r = http_scratch_get();
 	__u32 avail, mlen = 0, p, i, v;
 	const char *b;
+	int ret;
 	__u8 m;
 
 	if (!sb || !r)
@@ -270,27 +276,10 @@ __noinline int http_parse_request(__u32 off, __u32 n, __u32 cut)
 	r->plen = 0;
 	r->poff = off + mlen;
 	p = mlen;
-	/*
-	 * The target ends at ' ', or at '?' or '#' (its query and fragment
-	 * are never kept). Only PROBE_HTTP_PATH_LEN bytes are kept, but the
-	 * end is looked for across the whole window.
-	 */
-	for (i = 0; i < PROBE_SOCK_SCAN; i++) {
-		char c;
-
-		if (p + i >= avail)
-			break;
-		c = sb->b[HTTP_OFF(off + p + i)];
-		if (c == ' ')
-			break;
-		if (c == '?' || c == '#') {
-			r->flags |= PROBE_HTTP_F_QUERY;
-			break;
-		}
-		/* control bytes, DEL: not a request target */
-		if ((unsigned char)c < 0x21 || c == 0x7f)
-			return -1;
-	}
+	ret = http_target_len(off + p, avail - p);
+	if (ret < 0)
+		return -1;
+	i = (__u32)ret;
 	if (i == 0)
 		return -1;
 	r->plen = i > PROBE_HTTP_PATH_LEN ? PROBE_HTTP_PATH_LEN : i;
@@ -367,15 +356,17 @@ __noinline int http_line(__u32 j, __u32 n)
 }
 
 /*
- * Headers of the message starting at b[off], up to n: where they end,
- * Content-Length and the Host value. Returns the end offset (just past
- * the empty line), 0 when the empty line is not within the window.
+ * Where the headers of the message starting at b[off] end (just past the
+ * empty line; 0 when it is not within n), into the scratch's hdr_end,
+ * noting candidate Content-Length and Host lines on the way (http_line).
+ * Global: the loop may end at any of 64 words, and what follows it would
+ * be verified once per word.
  */
-__noinline int http_scan_headers(__u32 off, __u32 n)
+__noinline int http_find_hdr_end(__u32 off, __u32 n)
 {
 	struct sock_buf *sb = sock_buf_get();
 	struct http_scratch *r = http_scratch_get();
-	__u32 i, j, k, v, w, base, end;
+	__u32 i, k, w, base, end;
 
 	if (!sb || !r)
 		return 0;
@@ -416,11 +407,28 @@ __noinline int http_scan_headers(__u32 off, __u32 n)
 			end = http_line(i + 1, n);
 			if (end) {
 				r->hdr_end = end;
-				goto out;
+				return 0;
 			}
 		}
 	}
-out:
+	return 0;
+}
+
+/*
+ * After http_find_hdr_end(): Content-Length and the Host value from the
+ * candidate lines it noted. Returns the end offset it found (just past
+ * the empty line), 0 when the empty line is not within the window.
+ */
+__noinline int http_header_fields(__u32 n)
+{
+	struct sock_buf *sb = sock_buf_get();
+	struct http_scratch *r = http_scratch_get();
+	__u32 j, k, v;
+
+	if (!sb || !r)
+		return 0;
+	if (n > PROBE_SOCK_SCAN)
+		n = PROBE_SOCK_SCAN;
 	if (r->hdr_end > n)
 		r->hdr_end = 0;
 
@@ -467,6 +475,19 @@ out:
 			r->host_flags = PROBE_HTTP_F_HOST_TRUNC;
 	}
 	return r->hdr_end;
+}
+
+/*
+ * Headers of the message starting at b[off], up to n: where they end,
+ * Content-Length and the Host value. Returns the end offset (just past
+ * the empty line), 0 when the empty line is not within the window. Two
+ * calls from the caller's frame rather than one that makes the other:
+ * Linux 6.1 allows 512 bytes of stack over the deepest chain of calls.
+ */
+static __always_inline int http_scan_headers(__u32 off, __u32 n)
+{
+	http_find_hdr_end(off, n);
+	return http_header_fields(n);
 }
 
 static __always_inline void http_learn_port(__u16 port)
@@ -599,43 +620,60 @@ static __always_inline void http_pop(struct probe_http_conn *h)
 }
 
 /*
- * Requests in the payload (server: read; client: write). Pipelined ones
- * follow each other within the window: each is found at the previous
- * one's header end plus its Content-Length.
+ * The k-th request of a payload, at off (server: read; client: write).
+ * Returns the offset where the next one would start (past this one's
+ * headers and Content-Length), 0 when there is none to look for. Global,
+ * so the verifier checks one request once rather than each pass of the
+ * caller's loop with every path through the ones before it.
  */
-static __always_inline void http_requests(struct probe_conn *c, struct probe_http_conn *h,
-					  struct sock_buf *sb, __u32 n, __u32 cut)
+__noinline int http_request_at(struct probe_http_conn *h, __u32 off, __u32 n, __u32 cut, __u32 k)
 {
 	struct http_scratch *r = http_scratch_get();
-	__u32 off = 0, k;
-	__u64 ts = 0;
+	struct sock_buf *sb = sock_buf_get();
+	struct probe_conn *c;
 	int ret;
 
-	if (!r)
-		return;
+	if (!h || !r || !sb)
+		return 0;
+	c = &h->id;
+	ret = http_parse_request(off, n, cut);
+	if (ret == 0)
+		return 0;	/* not a request start: headers or body going on */
+	if (ret < 0) {
+		probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_UNPARSED);
+		/* the server may still answer it (400): that answer is not timed */
+		if (c->role == PROBE_ROLE_SERVER && h->skip_resp < 255)
+			h->skip_resp++;
+		return 0;
+	}
+	if (!k)
+		r->ts = bpf_ktime_get_ns();
+	http_push(h, sb, r, r->ts, k ? PROBE_HTTP_F_PIPELINED : 0);
+	if (!k && c->role == PROBE_ROLE_SERVER)
+		http_learn_port(c->lport);
+	off = http_scan_headers(off, n);
+	if (c->role == PROBE_ROLE_CLIENT)
+		http_keep_host(h, sb, r);
+	if (!off)
+		return 0;
+	off += r->clen;
+	if (off >= n)
+		return 0;
+	return (int)off;
+}
+
+/*
+ * Requests in the payload. Pipelined ones follow each other within the
+ * window: each is found at the previous one's header end plus its
+ * Content-Length.
+ */
+static __always_inline void http_requests(struct probe_http_conn *h, __u32 n, __u32 cut)
+{
+	__u32 off = 0, k;
+
 	for (k = 0; k < PROBE_HTTP_FIFO; k++) {
-		ret = http_parse_request(off, n, cut);
-		if (ret == 0)
-			return;	/* not a request start: headers or body going on */
-		if (ret < 0) {
-			probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_UNPARSED);
-			/* the server may still answer it (400): that answer is not timed */
-			if (c->role == PROBE_ROLE_SERVER && h->skip_resp < 255)
-				h->skip_resp++;
-			return;
-		}
-		if (!ts)
-			ts = bpf_ktime_get_ns();
-		http_push(h, sb, r, ts, k ? PROBE_HTTP_F_PIPELINED : 0);
-		if (!k && c->role == PROBE_ROLE_SERVER)
-			http_learn_port(c->lport);
-		off = http_scan_headers(off, n);
-		if (c->role == PROBE_ROLE_CLIENT)
-			http_keep_host(h, sb, r);
+		off = (__u32)http_request_at(h, off, n, cut, k);
 		if (!off)
-			return;
-		off += r->clen;
-		if (off >= n)
 			return;
 	}
 }
@@ -652,99 +690,120 @@ static __always_inline void http_upgraded(__u64 key)
 }
 
 /*
- * Responses in the payload (server: write; client: read). The usual
- * keep-alive case stops after one; with more requests in flight the next
- * response is looked for past this one's headers and body.
+ * The response at off (server: write; client: read). Returns the offset
+ * where the next one would start, 0 when there is none to look for: the
+ * usual keep-alive case stops after one; with more requests in flight the
+ * next response is looked for past this one's headers and body. Global,
+ * for the reason http_request_at() is.
  */
-static __always_inline void http_responses(struct probe_conn *c, struct probe_http_conn *h,
-					   __u64 key, struct sock_buf *sb, __u32 n, int fd)
+__noinline int http_response_at(struct probe_http_conn *h, __u64 key, __u32 off, __u32 n, int fd)
 {
 	struct http_scratch *r = http_scratch_get();
-	__u32 off = 0, k, end;
-	__u64 now = 0;
-	int status;
+	struct sock_buf *sb = sock_buf_get();
+	__u8 method = PROBE_HTTP_M_UNKNOWN;
+	struct probe_conn *c;
+	int status, interim;
+	__u32 end;
+
+	if (!h || !r || !sb)
+		return 0;
+	c = &h->id;
+	if (n > PROBE_SOCK_SCAN)
+		n = PROBE_SOCK_SCAN;
+	if (off >= n)
+		return 0;
+	status = http_status(&sb->b[HTTP_OFF(off)], n - off);
+	if (status == 0)
+		return 0;	/* body bytes */
+	if (status < 0) {
+		/* "HTTP/1.1 2" and the connection closed: never timed */
+		probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_UNPARSED);
+		if (h->count)
+			http_pop(h);
+		return 0;
+	}
+	interim = status < 200 && status != 101;
+	if (!interim) {
+		if (h->count) {
+			if (!r->ts)
+				r->ts = bpf_ktime_get_ns();
+			method = h->fifo[h->head & (PROBE_HTTP_FIFO - 1)].method;
+			http_emit(c, h, key >> 32, fd, status, r->ts);
+			http_pop(h);
+		} else if (h->skip_resp) {
+			h->skip_resp--;
+		} else {
+			probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_ORPHAN);
+		}
+	}
+	if (status == 101) {
+		/* Switching Protocols: no longer HTTP/1.x on this socket */
+		http_upgraded(key);
+		return 0;
+	}
+	if (!interim && !h->count)
+		return 0;
+	end = http_scan_headers(off, n);
+	if (!end)
+		return 0;
+	off = end;
+	/* no body: HEAD, 1xx, 204, 304 */
+	if (method != PROBE_HTTP_M_HEAD && !interim && status != 204 && status != 304)
+		off += r->clen;
+	return off < n ? (int)off : 0;
+}
+
+static __always_inline void http_responses(struct probe_http_conn *h, __u64 key, __u32 n, int fd)
+{
+	struct http_scratch *r = http_scratch_get();
+	__u32 off = 0, k;
 
 	if (!r)
 		return;
+	r->ts = 0;
 	for (k = 0; k < PROBE_HTTP_FIFO; k++) {
-		__u8 method = PROBE_HTTP_M_UNKNOWN;
-		int interim;
-
-		if (off >= PROBE_SOCK_SCAN || off >= n)
+		off = (__u32)http_response_at(h, key, off, n, fd);
+		if (!off)
 			return;
-		status = http_status(&sb->b[HTTP_OFF(off)], n - off);
-		if (status == 0)
-			return;	/* body bytes */
-		if (status < 0) {
-			/* "HTTP/1.1 2" and the connection closed: never timed */
-			probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_UNPARSED);
-			if (h->count)
-				http_pop(h);
-			return;
-		}
-		interim = status < 200 && status != 101;
-		if (!interim) {
-			if (h->count) {
-				if (!now)
-					now = bpf_ktime_get_ns();
-				method = h->fifo[h->head & (PROBE_HTTP_FIFO - 1)].method;
-				http_emit(c, h, key >> 32, fd, status, now);
-				http_pop(h);
-			} else if (h->skip_resp) {
-				h->skip_resp--;
-			} else {
-				probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_ORPHAN);
-			}
-		}
-		if (status == 101) {
-			/* Switching Protocols: no longer HTTP/1.x on this socket */
-			http_upgraded(key);
-			return;
-		}
-		if (!interim && !h->count)
-			return;
-		end = http_scan_headers(off, n);
-		if (!end)
-			return;
-		off = end;
-		/* no body: HEAD, 1xx, 204, 304 */
-		if (method != PROBE_HTTP_M_HEAD && !interim && status != 204 && status != 304)
-			off += r->clen;
 	}
+}
+
+/*
+ * A new HTTP state for the connection c describes, with its owner's
+ * identity read once. Global: its stack frame stays out of the callers'.
+ * Returns 0, or -1 when there is no room.
+ */
+__noinline int http_conn_new(__u64 key, const struct probe_conn *c)
+{
+	struct probe_http_conn *h, *zero = http_conn_zero();
+	struct sock_owner o = {};
+
+	if (!zero || !c)
+		return -1;
+	if (bpf_map_update_elem(&http_conns, &key, zero, BPF_NOEXIST))
+		return 0;	/* a racing thread's is there */
+	probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_NEW);
+	h = bpf_map_lookup_elem(&http_conns, &key);
+	if (!h)
+		return -1;
+	sock_owner(&o);
+	__builtin_memcpy(h->comm, o.comm, sizeof(h->comm));
+	__builtin_memcpy(h->exe, o.exe, sizeof(h->exe));
+	h->cgroup_id = o.cgroup_id;
+	__builtin_memcpy(&h->id, c, sizeof(h->id));
+	return 0;
 }
 
 /* The HTTP state of the connection c describes, created on first use. */
 static __always_inline struct probe_http_conn *http_conn_get(__u64 key,
 							     const struct probe_conn *c)
 {
-	struct probe_http_conn *h = bpf_map_lookup_elem(&http_conns, &key), *zero;
+	struct probe_http_conn *h = bpf_map_lookup_elem(&http_conns, &key);
 
 	if (h)
 		return h;
-	zero = http_conn_zero();
-	if (!zero)
-		return NULL;
-	if (bpf_map_update_elem(&http_conns, &key, zero, BPF_NOEXIST))
-		return bpf_map_lookup_elem(&http_conns, &key);	/* a racing thread's */
-	probe_stat_inc(&stats, PROBE_SOCK_STAT_HTTP_NEW);
-	h = bpf_map_lookup_elem(&http_conns, &key);
-	if (h) {
-		/*
-		 * The owner's identity, once per connection. The executable's
-		 * name comes from the kernel too: a short-lived client is gone
-		 * from /proc by the time userspace reads about it.
-		 */
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry,
-							  d_name.name);
-
-		if (name)
-			bpf_probe_read_kernel_str(h->exe, sizeof(h->exe), name);
-		BPF_CORE_READ_STR_INTO(&h->comm, task, group_leader, comm);
-		h->cgroup_id = bpf_get_current_cgroup_id();
-		__builtin_memcpy(&h->id, c, sizeof(h->id));
-	}
-	return h;
+	http_conn_new(key, c);
+	return bpf_map_lookup_elem(&http_conns, &key);
 }
 
 /*
@@ -767,31 +826,36 @@ static __always_inline void http_garbage(struct probe_conn *c, __u64 key)
  * A read or write on an HTTP connection. Requests are copied in full
  * (pipelined ones follow within the window); a response only as far as
  * its status line unless more requests are in flight or it is an interim
- * 1xx, when the next response may follow in the same payload.
+ * 1xx, when the next response may follow in the same payload. Global: the
+ * verifier checks it once, whatever state its caller is in.
  */
-static __always_inline void http_data(struct probe_http_conn *h, __u64 key, struct sock_buf *sb,
-				      const struct sock_io *io)
+__noinline int http_data(struct probe_http_conn *h, const struct sock_io *io)
 {
-	struct probe_conn *c = &h->id;
+	struct sock_buf *sb = sock_buf_get();
+	struct probe_conn *c;
 	__u32 n;
 	int st;
 
+	if (!h || !io || !sb)
+		return 0;
+	c = &h->id;
 	if ((c->role == PROBE_ROLE_SERVER) == io->in) {
 		n = sock_copy(sb, io, PROBE_SOCK_SCAN);
 		if (n)
-			http_requests(c, h, sb, n, io->total > n);
-		return;
+			http_requests(h, n, io->total > n);
+		return 0;
 	}
 	n = sock_copy(sb, io, h->count > 1 ? PROBE_SOCK_SCAN : SOCK_PEEK);
 	if (!n)
-		return;
+		return 0;
 	if (n == SOCK_PEEK && io->ulen > n) {
 		st = http_status(sb->b, n);
 		if (st >= 100 && st < 200 && st != 101)
 			n = sock_copy(sb, io, PROBE_SOCK_SCAN);
 	}
 	if (n)
-		http_responses(c, h, key, sb, n, io->fd);
+		http_responses(h, io->key, n, io->fd);
+	return 0;
 }
 
 /* A new connection on this (tgid, fd), or the old one closed. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Redis RESP, client side (include after lib/db.bpf.h).
+ * Redis RESP, client side (on sockets/db.bpf.h).
  *
  * A command is an array of bulk strings, "*N\r\n$len\r\nNAME\r\n...": its
  * name is kept (uppercased, at most PROBE_DB_OP_LEN - 1 bytes), never its
@@ -20,7 +20,7 @@
 #ifndef PROBE_REDIS_BPF_H
 #define PROBE_REDIS_BPF_H
 
-#include "lib/db.bpf.h"
+#include "sockets/db.bpf.h"
 
 #define REDIS_CMDS	PROBE_DB_FIFO	/* commands looked for per write */
 #define REDIS_ARGS	8		/* arguments skipped per command to find the next */
@@ -274,13 +274,18 @@ static __always_inline void redis_read(struct probe_db_conn *d, __u64 key, struc
 	}
 }
 
-static __always_inline void redis_data(struct probe_db_conn *d, __u64 key, struct sock_buf *sb,
-				       const struct sock_io *io)
+/* A read or write on a client connection. Global: verified once. */
+__noinline int redis_data(struct probe_db_conn *d, const struct sock_io *io)
 {
+	struct sock_buf *sb = sock_buf_get();
+
+	if (!d || !io || !sb)
+		return 0;
 	if (io->in)
-		redis_read(d, key, sb, io);
+		redis_read(d, io->key, sb, io);
 	else
 		redis_write(d, sb, io);
+	return 0;
 }
 
 #endif

@@ -12,16 +12,11 @@
 #ifndef PROBE_DB_BPF_H
 #define PROBE_DB_BPF_H
 
+#include "sockets/capture.bpf.h"
 #include "probe/db.h"
-#include "probe/sockets.h"
 
-/* An offset below the window, masked where it indexes (see HTTP_OFF). */
-#define DB_OFF(v)							\
-	({								\
-		__u32 __v = (v);					\
-		asm volatile("" : "+r"(__v));				\
-		__v & (PROBE_SOCK_SCAN - 1);				\
-	})
+/* An offset below the window, masked where it indexes. */
+#define DB_OFF(v)	SOCK_OFF(v)
 
 /* (tgid, fd) -> queries in flight, for client connections to a database. */
 struct {
@@ -88,26 +83,37 @@ static __always_inline void db_learn_port(__u16 port, __u8 kind)
 		*k = kind;
 }
 
-/* Fresh state for a connection just classified (an fd's old state is reset). */
-static __always_inline struct probe_db_conn *db_conn_new(__u64 key, const struct probe_conn *c)
+/*
+ * Fresh state for a connection just classified (an fd's old state is
+ * reset). Global: its stack frame stays out of the callers'. Returns 0, or
+ * -1 when there is no room (counted).
+ */
+__noinline int db_conn_init(__u64 key, const struct probe_conn *c)
 {
 	struct probe_db_conn *zero, *d;
-	struct task_struct *task;
+	struct sock_owner o = {};
 	__u32 z = 0;
 
 	zero = bpf_map_lookup_elem(&db_zero, &z);
-	if (!zero || bpf_map_update_elem(&db_conns, &key, zero, BPF_ANY)) {
+	if (!c || !zero || bpf_map_update_elem(&db_conns, &key, zero, BPF_ANY)) {
 		probe_stat_inc(&stats, PROBE_SOCK_STAT_DB_STATE_DROP);
-		return NULL;
+		return -1;
 	}
 	d = bpf_map_lookup_elem(&db_conns, &key);
 	if (!d)
-		return NULL;
-	task = (struct task_struct *)bpf_get_current_task();
-	BPF_CORE_READ_STR_INTO(&d->comm, task, group_leader, comm);
-	d->cgroup_id = bpf_get_current_cgroup_id();
+		return -1;
+	sock_owner(&o);
+	__builtin_memcpy(d->comm, o.comm, sizeof(d->comm));
+	d->cgroup_id = o.cgroup_id;
 	__builtin_memcpy(&d->id, c, sizeof(d->id));
-	return d;
+	return 0;
+}
+
+static __always_inline struct probe_db_conn *db_conn_new(__u64 key, const struct probe_conn *c)
+{
+	if (db_conn_init(key, c))
+		return NULL;
+	return bpf_map_lookup_elem(&db_conns, &key);
 }
 
 static __always_inline struct probe_db_conn *db_conn_get(__u64 key, const struct probe_conn *c)

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * MySQL / MariaDB client/server protocol, client side (include after
- * lib/db.bpf.h).
+ * MySQL / MariaDB client/server protocol, client side (on sockets/db.bpf.h).
  *
  * Packets are a 3-byte little-endian payload length, a sequence id and the
  * payload. The server speaks first (its greeting, protocol version 10),
@@ -20,7 +19,7 @@
 #ifndef PROBE_MYSQL_BPF_H
 #define PROBE_MYSQL_BPF_H
 
-#include "lib/db.bpf.h"
+#include "sockets/db.bpf.h"
 
 #define MYSQL_COM_INIT_DB	0x02
 #define MYSQL_COM_QUERY		0x03
@@ -95,13 +94,18 @@ static __always_inline void mysql_read(struct probe_db_conn *d, __u64 key, struc
 		    (__u8)sb->b[4] == 0xff ? PROBE_DB_F_ERROR : 0, bpf_ktime_get_ns());
 }
 
-static __always_inline void mysql_data(struct probe_db_conn *d, __u64 key, struct sock_buf *sb,
-				       const struct sock_io *io)
+/* A read or write on a client connection. Global: verified once. */
+__noinline int mysql_data(struct probe_db_conn *d, const struct sock_io *io)
 {
+	struct sock_buf *sb = sock_buf_get();
+
+	if (!d || !io || !sb)
+		return 0;
 	if (io->in)
-		mysql_read(d, key, sb, io);
+		mysql_read(d, io->key, sb, io);
 	else
 		mysql_write(d, sb, io);
+	return 0;
 }
 
 #endif
