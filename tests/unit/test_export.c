@@ -243,13 +243,16 @@ static void test_collect_histogram(void **state)
 	assert_string_equal(attr(&m->points[0], "http.response.status_code"), "2xx");
 	/* requests are the histogram's count: no separate counter */
 	assert_null(metric(s, "probe.http.requests"));
-	q = metric(s, "probe.http.server.request.duration.quantile");
+	q = metric(s, "probe.http.server.request.duration.window");
 	assert_non_null(q);
-	assert_int_equal(q->npoints, 4);
-	for (i = 0; i < q->npoints; i++)
-		if (!strcmp(attr(&q->points[i], "quantile"), "0.95")) {
+	assert_int_equal(q->kind, SNAP_SUMMARY);
+	assert_int_equal(q->npoints, 1);
+	assert_int_equal(q->points[0].count, 20);
+	for (i = 0; i < SNAP_QUANTILES; i++)
+		if (snap_quantiles[i] == 0.95) {
 			/* 3 s: inside the 2.5-5 s bucket, exact to 0.4 % */
-			assert_true(q->points[i].value > 2.98 && q->points[i].value < 3.02);
+			assert_true(q->points[0].quantiles[i] > 2.98 &&
+				    q->points[0].quantiles[i] < 3.02);
 			seen = 1;
 		}
 	assert_true(seen);

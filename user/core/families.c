@@ -360,7 +360,7 @@ static const struct family_desc table[FAM_MAX] = {
 			[AS_BYTES] = { "bytes", "By", "outstanding heap bytes by call site",
 				"probe.alloc.site.outstanding" },
 			[AS_COUNT] = { "count", "{allocation}", "outstanding allocations by call site",
-				"probe.alloc.site.outstanding.count" },
+				"probe.alloc.site.outstanding.allocations" },
 			[AS_OLD_BYTES] = { "old_bytes", "By", "outstanding bytes older than the age threshold",
 				"probe.alloc.site.outstanding.old" },
 			[AS_OLDEST_S] = { "oldest_s", "s", "age of the oldest outstanding allocation",

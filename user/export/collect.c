@@ -10,11 +10,7 @@
 #include "core/window.h"
 #include "export/collect.h"
 
-#define NQUANTILES	4
 #define PID_CACHE	4096	/* power of two */
-
-static const double quantiles[NQUANTILES] = { 0.50, 0.90, 0.95, 0.99 };
-static const char *const quantile_names[NQUANTILES] = { "0.5", "0.9", "0.95", "0.99" };
 
 enum { DROP_FAMILY, DROP_SERVICE, DROP_MAX };
 static const char *const drop_names[DROP_MAX] = { "family_cap", "service_cap" };
@@ -201,13 +197,13 @@ static void plan_family(struct fam_plan *p, const struct family_desc *d)
 		p->has_hist = 1;
 		p->hist = (struct spec){ d->hist_export, base_unit(d->hist_unit, &p->hist.scale),
 					 d->hist_help, SNAP_HISTOGRAM, p->hist.scale, NULL, NULL };
-		snprintf(p->quant_name, sizeof(p->quant_name), "%s%s.quantile",
+		snprintf(p->quant_name, sizeof(p->quant_name), "%s%s.window",
 			 strncmp(d->hist_export, "probe.", 6) ? "probe." : "", d->hist_export);
 		p->quant = p->hist;
 		p->quant.name = p->quant_name;
-		p->quant.kind = SNAP_GAUGE;
-		p->quant.help = "high-resolution quantiles of the histogram over the last "
-				"quantile window (export.quantile_window_s)";
+		p->quant.kind = SNAP_SUMMARY;
+		p->quant.help = "quantiles from the high-resolution histogram (0.4 % error) over "
+				"the last export.quantile_window_s, with that window's sum and count";
 	}
 }
 
@@ -388,13 +384,20 @@ static void add_point(struct build *b, int idx, const struct snap_attr *attrs, u
 static void add_quantiles(struct build *b, const struct snap_attr *attrs, unsigned int n,
 			  const struct hist *h)
 {
+	struct snap_point *pt;
 	unsigned int q;
 
 	if (b->idx.quant < 0 || !hist__count(h))
+		return;	/* nothing in the window: no summary rather than zeros */
+	pt = snapshot__point(b->snap, b->idx.quant, attrs, n);
+	if (!pt) {
+		b->err = -ENOMEM;
 		return;
-	for (q = 0; q < NQUANTILES; q++)
-		add_point(b, b->idx.quant, attrs, n, "quantile", quantile_names[q],
-			  (double)hist__quantile(h, quantiles[q]) * b->p->hist.scale);
+	}
+	pt->count = hist__count(h);
+	pt->sum = (double)hist__sum(h) * b->p->hist.scale;
+	for (q = 0; q < SNAP_QUANTILES; q++)
+		pt->quantiles[q] = (double)hist__quantile(h, snap_quantiles[q]) * b->p->hist.scale;
 }
 
 static void add_hist(struct build *b, const struct snap_attr *attrs, unsigned int n,

@@ -9,9 +9,9 @@
  *    split attribute); units ns/us/ms become s and % becomes 1, scaled;
  *  - a family's histogram becomes an OpenTelemetry histogram over the
  *    configured bounds (totals since start), plus the high-resolution
- *    histogram's p50/p90/p95/p99 over the last quantile span as the gauge
- *    probe.<histogram>.quantile{quantile}, so a threshold between two
- *    bucket bounds is still visible;
+ *    histogram's p50/p90/p95/p99 over the last quantile span as the
+ *    summary probe.<histogram>.window, so a threshold between two bucket
+ *    bounds is still visible;
  *  - cardinality: a series is admitted once and stays admitted while the
  *    store keeps it; past max_series_per_family, or max_series_per_service
  *    for its service (the label exported as service.name, else
@@ -40,7 +40,7 @@ struct collect_opts {
 	unsigned int max_series_per_family;	/* 0: only the store's caps */
 	unsigned int max_series_per_service;	/* 0: none */
 	uint64_t retire_ns;			/* grace after a process exits */
-	uint64_t quantile_span_ns;		/* 0: no quantile gauges */
+	uint64_t quantile_span_ns;		/* 0: no quantile summaries */
 	/* histogram bounds per family, in the exported unit (s for ns) */
 	unsigned int nbounds[FAM_MAX];
 	double bounds[FAM_MAX][SNAP_MAX_BOUNDS];

@@ -101,6 +101,19 @@ static cJSON *point_json(const struct snapshot *s, const struct snap_metric *m,
 		arr = cJSON_AddArrayToObject(dp, "explicitBounds");
 		for (k = 0; arr && k < m->nbounds; k++)
 			cJSON_AddItemToArray(arr, cJSON_CreateNumber(m->bounds[k]));
+	} else if (m->kind == SNAP_SUMMARY) {
+		add_u64(dp, "count", p->count);
+		cJSON_AddNumberToObject(dp, "sum", p->sum);
+		arr = cJSON_AddArrayToObject(dp, "quantileValues");
+		for (k = 0; arr && k < SNAP_QUANTILES; k++) {
+			cJSON *q = cJSON_CreateObject();
+
+			if (!q)
+				break;
+			cJSON_AddNumberToObject(q, "quantile", snap_quantiles[k]);
+			cJSON_AddNumberToObject(q, "value", p->quantiles[k]);
+			cJSON_AddItemToArray(arr, q);
+		}
 	} else if (m->kind == SNAP_COUNTER && p->value == floor(p->value) && p->value >= 0 &&
 		   p->value < 9e15) {
 		add_u64(dp, "asInt", (uint64_t)p->value);
@@ -114,7 +127,7 @@ static cJSON *point_json(const struct snapshot *s, const struct snap_metric *m,
 /* The metric object with an empty dataPoints array to fill. */
 static cJSON *metric_json(cJSON *metrics, const struct snap_metric *m)
 {
-	static const char *const data[] = { "sum", "gauge", "histogram" };
+	static const char *const data[] = { "sum", "gauge", "histogram", "summary" };
 	cJSON *o = cJSON_CreateObject(), *d;
 
 	if (!o)
@@ -126,7 +139,7 @@ static cJSON *metric_json(cJSON *metrics, const struct snap_metric *m)
 	d = cJSON_AddObjectToObject(o, data[m->kind]);
 	if (!d)
 		return NULL;
-	if (m->kind != SNAP_GAUGE)
+	if (m->kind == SNAP_COUNTER || m->kind == SNAP_HISTOGRAM)
 		cJSON_AddNumberToObject(d, "aggregationTemporality", TEMPORALITY_CUMULATIVE);
 	if (m->kind == SNAP_COUNTER)
 		cJSON_AddBoolToObject(d, "isMonotonic", 1);

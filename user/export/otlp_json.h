@@ -4,7 +4,8 @@
  * bodies (opentelemetry-proto metrics/v1, JSON mapping: 64-bit integers as
  * strings, enums as numbers). Counters are monotonic sums and histograms
  * carry aggregationTemporality 2 (cumulative) with startTimeUnixNano the
- * probe's start; gauges are gauges.
+ * probe's start; gauges are gauges; summaries (the recent-window
+ * quantiles) are OTLP summaries.
  *
  * A snapshot larger than max_points data points is split across several
  * bodies, never a metric's points beyond that; a snapshot with no points

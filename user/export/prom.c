@@ -93,9 +93,9 @@ static void put_sample(struct sbuf *b, const char *name, const char *suffix,
 
 static void render_metric(struct sbuf *b, const struct snap_metric *m)
 {
-	static const char *const types[] = { "counter", "gauge", "histogram" };
+	static const char *const types[] = { "counter", "gauge", "histogram", "summary" };
 	static const enum promname_kind kinds[] = { PROMNAME_COUNTER, PROMNAME_GAUGE,
-						     PROMNAME_HISTOGRAM };
+						     PROMNAME_HISTOGRAM, PROMNAME_HISTOGRAM };
 	char name[NAME_MAX_LEN], le[64];
 	size_t i;
 	unsigned int k;
@@ -110,6 +110,15 @@ static void render_metric(struct sbuf *b, const struct snap_metric *m)
 		const struct snap_point *p = &m->points[i];
 		uint64_t cum = 0;
 
+		if (m->kind == SNAP_SUMMARY) {
+			for (k = 0; k < SNAP_QUANTILES; k++) {
+				prom__number(le, sizeof(le), snap_quantiles[k]);
+				put_sample(b, name, "", p, "quantile", le, p->quantiles[k]);
+			}
+			put_sample(b, name, "_sum", p, NULL, NULL, p->sum);
+			put_sample(b, name, "_count", p, NULL, NULL, (double)p->count);
+			continue;
+		}
 		if (m->kind != SNAP_HISTOGRAM) {
 			put_sample(b, name, "", p, NULL, NULL, p->value);
 			continue;

@@ -4,7 +4,8 @@
  * from promname (the OpenTelemetry exporter's mapping); every family gets
  * HELP and TYPE; label values escape backslash, double quote and newline;
  * histograms become cumulative _bucket{le} series ending in le="+Inf",
- * then _sum and _count. Metrics without points are left out.
+ * then _sum and _count; summaries as {quantile} series, _sum and _count.
+ * Metrics without points are left out.
  */
 #ifndef PROBE_EXPORT_PROM_H
 #define PROBE_EXPORT_PROM_H

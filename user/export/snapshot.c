@@ -7,6 +7,8 @@
 
 #define ARENA_CHUNK	(256 * 1024)
 
+const double snap_quantiles[SNAP_QUANTILES] = { 0.5, 0.9, 0.95, 0.99 };
+
 /* Bump allocation in chunks: a snapshot is freed whole, never piecewise. */
 struct snap_chunk {
 	struct snap_chunk *next;

@@ -25,7 +25,12 @@
 #define SNAP_MAX_ATTRS		16
 #define SNAP_MAX_BOUNDS		64
 
-enum snap_kind { SNAP_COUNTER, SNAP_GAUGE, SNAP_HISTOGRAM };
+#define SNAP_QUANTILES		4
+
+enum snap_kind { SNAP_COUNTER, SNAP_GAUGE, SNAP_HISTOGRAM, SNAP_SUMMARY };
+
+/* The quantiles a summary carries, in order: 0.5, 0.9, 0.95, 0.99. */
+extern const double snap_quantiles[SNAP_QUANTILES];
 
 struct snap_attr {
 	const char *key;	/* OpenTelemetry attribute name */
@@ -36,8 +41,9 @@ struct snap_point {
 	unsigned int nattrs;
 	const struct snap_attr *attrs;
 	double value;			/* counter, gauge */
-	uint64_t count;			/* histogram */
-	double sum;			/* histogram, in the metric's unit */
+	uint64_t count;			/* histogram, summary */
+	double sum;			/* histogram, summary: in the metric's unit */
+	double quantiles[SNAP_QUANTILES];	/* summary: at snap_quantiles */
 	const uint64_t *buckets;	/* histogram: nbounds + 1 per-bucket counts */
 };
 
