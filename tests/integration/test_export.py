@@ -499,3 +499,43 @@ def test_bearer_token_file_and_bad_listen(probe_factory, tmp_path):
     r = run([os.path.join(ROOT, "build", "probe"), "-c",
              write_config(tmp_path, {"bearer_token_file": str(tmp_path / "missing")}), "-d", "1"])
     assert r.returncode == 78 and "missing" in r.stderr, r.stderr
+
+
+def test_stalled_scrapers_block_neither_the_loop_nor_other_scrapes(probe_factory, procs,
+                                                                   tmp_path):
+    """Three scrapers send half a request and stall; another scrapes at once, traffic
+    is counted in full, and the stalled connections are closed after the timeout."""
+    app = procs.start([PY, os.path.join(FIXSRC, "http_app.py"), str(tmp_path / "app.log")])
+    aport = wait_ready(app, "http_app.py")
+    pr, port = start_probe(probe_factory, tmp_path, "--pid", str(app.pid),
+                           export={"timeout_s": 2, "max_connections": 4})
+    stalled = []
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")    # no end of headers
+        stalled.append(s)
+    t = time.time()
+    st, _, _ = scrape(port, timeout=5)
+    assert st == 200 and time.time() - t < 2
+    cli = client(procs, aport, "keepalive", "200", *["/api/v1/users/1"] * 200)
+    go(cli)
+
+    def counted():
+        smp = samples(scrape(port)[2])
+        n = sum(v for k, v in smp.items() if k[0] == "http_server_request_duration_seconds_count"
+                and dict(k[1]).get("http_route") == "/api/v1/users/{id}")
+        return smp if n >= 200 else None
+
+    smp = wait_for(counted, 20, "200 requests")
+    lost = {dict(k[1])["signal"]: v for k, v in smp.items() if k[0] == "probe_events_lost_total"}
+    assert lost["http"] == 0, lost
+    for s in stalled:       # closed by the server within 10 s, or socket.timeout fails the test
+        s.settimeout(10)
+        try:
+            while s.recv(4096):
+                pass        # an error answer, if any, then the close
+        except ConnectionResetError:
+            pass
+        s.close()
+    assert pr.proc.poll() is None
+    stop(pr)

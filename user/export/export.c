@@ -36,6 +36,7 @@ struct exporter {
 	uint64_t cur_ns, gen;
 	int requested;
 	uint64_t builds, build_failures;
+	double last_build_s;		/* the previous build's duration on the loop */
 	struct server *srv;
 	struct otlp *otlp;
 	char desc[600];
@@ -104,6 +105,14 @@ static int export_metrics(struct exporter *x, struct snapshot *s)
 			     "snapshots that ran out of memory while being built (exported "
 			     "partly)", SNAP_COUNTER, NULL, 0);
 	err = err ? err : counter(s, i, NULL, NULL, (double)x->build_failures);
+	i = snapshot__metric(s, "probe.export.snapshot.duration", "s",
+			     "time the event loop spent building the previous snapshot",
+			     SNAP_GAUGE, NULL, 0);
+	err = err ? err : counter(s, i, NULL, NULL, x->last_build_s);
+	i = snapshot__metric(s, "probe.export.snapshots", "{snapshot}",
+			     "snapshots built (at most one a second, only when asked)",
+			     SNAP_COUNTER, NULL, 0);
+	err = err ? err : counter(s, i, NULL, NULL, (double)x->builds);
 	return err;
 }
 
@@ -120,6 +129,7 @@ static void build(struct exporter *x)
 	if (collector__build(x->col, x->store, now, s) || selfstats__add(s, &x->self) ||
 	    export_metrics(x, s))
 		x->build_failures++;
+	x->last_build_s = (double)(loop__now_ns() - now) / 1e9;
 	pthread_mutex_lock(&x->lock);
 	old = x->cur;
 	x->cur = s;
