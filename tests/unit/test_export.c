@@ -138,6 +138,21 @@ static void test_prom_render(void **state)
 	snapshot__put(s);
 }
 
+/* Invalid UTF-8 in a label (a process name, a path) never reaches an exporter. */
+static void test_attrs_made_utf8(void **state)
+{
+	struct snapshot *s = snapshot__new(1, 0);
+	struct snap_attr a[2] = { { "k", "caf\xc3\xa9 \xe2\x82\xac ok" },
+				  { "k2", "bad\xff\xc3(\xed\xa0\x80" "end\xc3" } };
+	struct snap_attr *c;
+
+	(void)state;
+	c = snapshot__attrs(s, a, 2);
+	assert_string_equal(c[0].value, "caf\xc3\xa9 \xe2\x82\xac ok");	/* valid: kept */
+	assert_string_equal(c[1].value, "bad?" "?(" "???end?");
+	snapshot__put(s);
+}
+
 static struct store *new_store(void)
 {
 	struct store_opts o = { .slot_ns = 10 * SEC, .nslots = 6 };
@@ -649,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_promname),
 		cmocka_unit_test(test_prom_number),
 		cmocka_unit_test(test_prom_render),
+		cmocka_unit_test(test_attrs_made_utf8),
 		cmocka_unit_test(test_collect_histogram),
 		cmocka_unit_test(test_collect_caps),
 		cmocka_unit_test(test_collect_retire),

@@ -40,6 +40,7 @@ struct exporter {
 	struct server *srv;
 	struct otlp *otlp;
 	char desc[600];
+	char host[256];			/* OTLP resource host.name */
 };
 
 static uint64_t unix_ns(void)
@@ -320,6 +321,8 @@ struct exporter *exporter__new(const struct probe_config *cfg, struct store *st,
 			.resource = { "probe", NULL, info->version },
 		};
 
+		if (!gethostname(x->host, sizeof(x->host) - 1) && x->host[0])
+			oo.resource.host_name = x->host;
 		x->otlp = otlp__new(&oo, get_snapshot, x);
 		if (!x->otlp) {
 			e = errno;

@@ -165,6 +165,47 @@ struct snap_point *snapshot__point(struct snapshot *s, int idx, const struct sna
 	return p;
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates), or 0. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+		       (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/*
+ * Labels come from processes (comm, paths) and may hold any byte; both
+ * Prometheus and OTLP JSON require UTF-8, and one bad byte would fail a
+ * whole scrape. Invalid bytes become '?'.
+ */
+static void utf8_clean(char *str)
+{
+	unsigned char *p = (unsigned char *)str;
+
+	while (*p) {
+		size_t n = utf8_seq(p);
+
+		if (!n) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 struct snap_attr *snapshot__attrs(struct snapshot *s, const struct snap_attr *attrs,
 				  unsigned int n)
 {
@@ -174,10 +215,13 @@ struct snap_attr *snapshot__attrs(struct snapshot *s, const struct snap_attr *at
 	if (!a)
 		return NULL;
 	for (i = 0; i < n; i++) {
+		char *v = snapshot__strdup(s, attrs[i].value);
+
 		a[i].key = snapshot__strdup(s, attrs[i].key);
-		a[i].value = snapshot__strdup(s, attrs[i].value);
-		if (!a[i].key || !a[i].value)
+		a[i].value = v;
+		if (!a[i].key || !v)
 			return NULL;
+		utf8_clean(v);
 	}
 	return a;
 }

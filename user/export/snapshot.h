@@ -88,7 +88,10 @@ int snapshot__metric(struct snapshot *s, const char *name, const char *unit, con
 struct snap_point *snapshot__point(struct snapshot *s, int idx, const struct snap_attr *attrs,
 				   unsigned int nattrs);
 
-/* Copies of attributes (keys and values) into the snapshot; NULL on ENOMEM. */
+/*
+ * Copies of attributes (keys and values) into the snapshot, values made
+ * valid UTF-8 (an invalid byte becomes '?'); NULL on ENOMEM.
+ */
 struct snap_attr *snapshot__attrs(struct snapshot *s, const struct snap_attr *attrs,
 				  unsigned int n);
 /* Zeroed memory owned by the snapshot; NULL on ENOMEM. */
