@@ -412,7 +412,7 @@ def test_otlp_receiver_decodes_the_push(probe_factory, procs, tmp_path):
         assert path == "/v1/metrics" and ctype == "application/json"
         res = {a["key"]: a["value"]["stringValue"]
                for a in body["resourceMetrics"][0]["resource"]["attributes"]}
-        assert res["service.name"] == "probe"
+        assert res["service.name"] == "probe" and res["host.name"] == socket.gethostname()
         h = m["http.server.request.duration"]
         assert h["unit"] == "s" and h["histogram"]["aggregationTemporality"] == 2
         dp = h["histogram"]["dataPoints"][0]
