@@ -34,7 +34,7 @@ static const char doc[] =
 "Needs root (CAP_BPF and CAP_PERFMON). See README.md for the signals, their "
 "hooks and their costs.";
 
-enum { OPT_PRINT_CONFIG = 0x100, OPT_CHECK };
+enum { OPT_PRINT_CONFIG = 0x100, OPT_CHECK, OPT_LISTEN };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0,
@@ -48,6 +48,8 @@ static const struct argp_option options[] = {
 	{ "check", OPT_CHECK, NULL, 0, "Probe the kernel, try every signal, print which are "
 	  "live (and why not); exit 0 if at least one is", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's messages to stderr", 0 },
+	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus /metrics here (default: "
+	  "export.listen in the config, 127.0.0.1:9464; \"\" turns it off)", 0 },
 	{ 0 },
 };
 
@@ -154,6 +156,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return 0;
 	case 'v':
 		c->verbose = 1;
+		return 0;
+	case OPT_LISTEN:
+		/* checked where it is bound, so the message names the address */
+		c->listen = arg;
 		return 0;
 	case ARGP_KEY_ARG:
 		snprintf(ps->err, ps->errlen, "unexpected argument '%s'", arg);

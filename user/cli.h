@@ -16,6 +16,7 @@ struct cli {
 	double duration_s;	/* 0: until SIGINT/SIGTERM */
 	double interval_s;	/* 0: from the config */
 	const char *config_path;
+	const char *listen;	/* --listen ADDR:PORT; NULL: from the config */
 	unsigned int npids;
 	int pids[CLI_MAX_PIDS];
 };

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "core/families.h"
 
 /* The embedded default: every key the probe understands, with its default. */
 const char config__default_json[] =
@@ -77,12 +78,38 @@ const char config__default_json[] =
 "      \"budget_pct\": 5,\n"
 "      \"trap_cost_us\": 0\n"
 "    }\n"
+"  },\n"
+"  \"export\": {\n"
+"    \"listen\": \"127.0.0.1:9464\",\n"
+"    \"max_connections\": 8,\n"
+"    \"timeout_s\": 10,\n"
+"    \"basic_auth_file\": \"\",\n"
+"    \"bearer_token_file\": \"\",\n"
+"    \"max_series_per_family\": 10000,\n"
+"    \"max_series_per_service\": 2000,\n"
+"    \"retire_after_s\": 300,\n"
+"    \"quantile_window_s\": 60,\n"
+"    \"bpf_stats\": \"auto\",\n"
+"    \"buckets_s\": {\n"
+"      \"default\": [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],\n"
+"      \"syscall\": [0.000001, 0.000005, 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.01, 0.1, 1],\n"
+"      \"tcp_connect\": [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3, 10],\n"
+"      \"tcp_conn\": [0.01, 0.1, 1, 10, 60, 300, 1800, 3600]\n"
+"    },\n"
+"    \"otlp\": {\n"
+"      \"endpoint\": \"\",\n"
+"      \"interval_s\": 10,\n"
+"      \"timeout_s\": 5,\n"
+"      \"queue\": 16,\n"
+"      \"max_points\": 10000,\n"
+"      \"gzip\": true\n"
+"    }\n"
 "  }\n"
 "}\n";
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
-enum field_type { F_UINT, F_DOUBLE, F_TRI, F_ENUM, F_PORTS, F_ROUTES };
+enum field_type { F_UINT, F_DOUBLE, F_TRI, F_ENUM, F_PORTS, F_ROUTES, F_STRING, F_BOUNDS };
 
 struct field {
 	const char *path;
@@ -139,6 +166,27 @@ static const struct field fields[] = {
 	{ "signals.alloc.auto_enable_s", F_UINT, OFF(alloc.auto_enable_s), 0, 86400, NULL },
 	{ "signals.alloc.budget_pct", F_DOUBLE, OFF(alloc.budget_pct), 0.01, 100, NULL },
 	{ "signals.alloc.trap_cost_us", F_DOUBLE, OFF(alloc.trap_cost_us), 0, 1000, NULL },
+	{ "export.listen", F_STRING, OFF(export.listen), 0, CFG_STR_MAX, NULL },
+	{ "export.max_connections", F_UINT, OFF(export.max_connections), 1, 1024, NULL },
+	{ "export.timeout_s", F_UINT, OFF(export.timeout_s), 1, 3600, NULL },
+	{ "export.basic_auth_file", F_STRING, OFF(export.basic_auth_file), 0, CFG_STR_MAX, NULL },
+	{ "export.bearer_token_file", F_STRING, OFF(export.bearer_token_file), 0, CFG_STR_MAX,
+	  NULL },
+	{ "export.max_series_per_family", F_UINT, OFF(export.max_series_per_family), 0, 10000000,
+	  NULL },
+	{ "export.max_series_per_service", F_UINT, OFF(export.max_series_per_service), 0,
+	  10000000, NULL },
+	{ "export.retire_after_s", F_UINT, OFF(export.retire_after_s), 0, 86400 * 7, NULL },
+	{ "export.quantile_window_s", F_UINT, OFF(export.quantile_window_s), 0, 86400, NULL },
+	{ "export.bpf_stats", F_TRI, OFF(export.bpf_stats), 0, 0, NULL },
+	/* an object of "default" or a family name -> [bounds], checked below */
+	{ "export.buckets_s", F_BOUNDS, OFF(export.buckets), 0, 0, NULL },
+	{ "export.otlp.endpoint", F_STRING, OFF(export.otlp.endpoint), 0, CFG_STR_MAX, NULL },
+	{ "export.otlp.interval_s", F_DOUBLE, OFF(export.otlp.interval_s), 0.1, 86400, NULL },
+	{ "export.otlp.timeout_s", F_DOUBLE, OFF(export.otlp.timeout_s), 0.1, 600, NULL },
+	{ "export.otlp.queue", F_UINT, OFF(export.otlp.queue), 1, 10000, NULL },
+	{ "export.otlp.max_points", F_UINT, OFF(export.otlp.max_points), 0, 10000000, NULL },
+	{ "export.otlp.gzip", F_TRI, OFF(export.otlp.gzip), 0, 0, NULL },
 };
 
 static const struct field *find_field(const char *path)
@@ -159,6 +207,81 @@ static int is_section(const char *prefix)
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (!strncmp(fields[i].path, prefix, n) && fields[i].path[n] == '.')
 			return 1;
+	return 0;
+}
+
+const double *config__bounds(const struct cfg_bounds *b, const char *family, unsigned int *n)
+{
+	unsigned int i, def = b->nsets;
+
+	for (i = 0; i < b->nsets; i++) {
+		if (!strcmp(b->name[i], family)) {
+			*n = b->n[i];
+			return b->v[i];
+		}
+		if (!strcmp(b->name[i], "default"))
+			def = i;
+	}
+	*n = def < b->nsets ? b->n[def] : 0;
+	return def < b->nsets ? b->v[def] : NULL;
+}
+
+/*
+ * {"default": [...], "syscall": [...]}: each named set replaces the one
+ * already there; names are "default" or a family with a histogram.
+ */
+static int set_bounds(struct cfg_bounds *b, const cJSON *v, const char *path,
+		      const char *origin, char *err, size_t errlen)
+{
+	const cJSON *set, *e;
+
+	if (!cJSON_IsObject(v)) {
+		snprintf(err, errlen, "%s: %s: expected an object of name -> [bounds]", origin, path);
+		return -EINVAL;
+	}
+	if (b->nsets > CFG_BOUND_SETS)	/* never set: start empty */
+		b->nsets = 0;
+	cJSON_ArrayForEach(set, v) {
+		const struct family_desc *d = families__find(set->string);
+		double vals[CFG_MAX_BOUNDS];
+		unsigned int n = 0, i;
+
+		if (strcmp(set->string, "default") && (!d || !d->hist_unit)) {
+			snprintf(err, errlen, "%s: %s.%.64s: not \"default\" nor a family with a "
+				 "histogram", origin, path, set->string);
+			return -EINVAL;
+		}
+		if (!cJSON_IsArray(set) || !cJSON_GetArraySize(set)) {
+			snprintf(err, errlen, "%s: %s.%s: expected a non-empty array of numbers",
+				 origin, path, set->string);
+			return -EINVAL;
+		}
+		cJSON_ArrayForEach(e, set) {
+			if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble <= 0 ||
+			    (n && e->valuedouble <= vals[n - 1])) {
+				snprintf(err, errlen, "%s: %s.%s: bounds must be positive numbers in "
+					 "increasing order", origin, path, set->string);
+				return -EINVAL;
+			}
+			if (n == CFG_MAX_BOUNDS) {
+				snprintf(err, errlen, "%s: %s.%s: more than %d bounds", origin, path,
+					 set->string, CFG_MAX_BOUNDS);
+				return -ERANGE;
+			}
+			vals[n++] = e->valuedouble;
+		}
+		for (i = 0; i < b->nsets && strcmp(b->name[i], set->string); i++)
+			;
+		if (i == CFG_BOUND_SETS) {
+			snprintf(err, errlen, "%s: %s: more than %d sets", origin, path, CFG_BOUND_SETS);
+			return -ERANGE;
+		}
+		if (i == b->nsets)
+			b->nsets++;
+		snprintf(b->name[i], sizeof(b->name[i]), "%s", set->string);
+		b->n[i] = n;
+		memcpy(b->v[i], vals, n * sizeof(vals[0]));
+	}
 	return 0;
 }
 
@@ -223,6 +346,20 @@ static int set_field(struct probe_config *cfg, const struct field *fd, const cJS
 		snprintf(where, sizeof(where), "%s: %s", origin, fd->path);
 		return dbports__apply_json((struct dbports *)p, v, where, err, errlen);
 	}
+	case F_STRING:
+		if (!cJSON_IsString(v)) {
+			snprintf(err, errlen, "%s: %s: expected a string", origin, fd->path);
+			return -EINVAL;
+		}
+		if (strlen(v->valuestring) >= (size_t)fd->max) {
+			snprintf(err, errlen, "%s: %s: longer than %g bytes", origin, fd->path,
+				 fd->max - 1);
+			return -ERANGE;
+		}
+		snprintf(p, (size_t)fd->max, "%s", v->valuestring);
+		return 0;
+	case F_BOUNDS:
+		return set_bounds((struct cfg_bounds *)p, v, fd->path, origin, err, errlen);
 	case F_ROUTES: {
 		struct cfg_strlist *l = (struct cfg_strlist *)p;
 		const char *tmpl[ROUTE_TEMPLATES_MAX];

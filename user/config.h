@@ -18,6 +18,18 @@ enum cfg_latency { CFG_LAT_EXACT, CFG_LAT_SAMPLED, CFG_LAT_OFF };
 enum cfg_tier2 { CFG_T2_AUTO, CFG_T2_SUSPECTS, CFG_T2_OFF };
 enum cfg_alloc_mode { CFG_ALLOC_FULL, CFG_ALLOC_SAMPLED };
 
+/* Histogram bucket bounds for export: "default" and per-family sets. */
+#define CFG_MAX_BOUNDS		64
+#define CFG_BOUND_SETS		16
+#define CFG_STR_MAX		256
+
+struct cfg_bounds {
+	unsigned int nsets;
+	char name[CFG_BOUND_SETS][32];		/* "default" or a family ("syscall") */
+	unsigned int n[CFG_BOUND_SETS];
+	double v[CFG_BOUND_SETS][CFG_MAX_BOUNDS];	/* increasing, > 0 */
+};
+
 /* A list of strings from a JSON array (http route templates). */
 struct cfg_strlist {
 	unsigned int n;
@@ -72,6 +84,27 @@ struct probe_config {
 		double budget_pct;		/* auto: stop when the estimated cost exceeds this % of a CPU */
 		double trap_cost_us;		/* cost of one probe hit; 0: measured at start */
 	} alloc;
+	struct {
+		char listen[CFG_STR_MAX];	/* /metrics "ADDR:PORT"; "": no server */
+		unsigned int max_connections;	/* scrapes served at once */
+		unsigned int timeout_s;		/* an idle scrape connection is closed after */
+		char basic_auth_file[CFG_STR_MAX];	/* "user:password" on one line; "": none */
+		char bearer_token_file[CFG_STR_MAX];	/* the token on one line; "": none */
+		unsigned int max_series_per_family;	/* 0: the store's caps only */
+		unsigned int max_series_per_service;	/* 0: none */
+		unsigned int retire_after_s;	/* series of exited processes stop after */
+		unsigned int quantile_window_s;	/* p50..p99 gauges cover this; 0: none */
+		int bpf_stats;			/* enum cfg_tri: auto = export if the kernel has them on */
+		struct cfg_bounds buckets;	/* seconds for durations */
+		struct {
+			char endpoint[CFG_STR_MAX];	/* ".../v1/metrics"; "": no push */
+			double interval_s;
+			double timeout_s;
+			unsigned int queue;	/* bodies waiting at most */
+			unsigned int max_points;	/* per body */
+			int gzip;		/* enum cfg_tri: auto = on */
+		} otlp;
+	} export;
 };
 
 extern const char config__default_json[];
@@ -81,6 +114,9 @@ extern const char config__default_json[];
  * negative errno and writes one line (no newline) to err.
  */
 int config__load(struct probe_config *cfg, const char *path, char *err, size_t errlen);
+/* The bounds for a family: its own set, else "default"; NULL when neither. */
+const double *config__bounds(const struct cfg_bounds *b, const char *family, unsigned int *n);
+
 /* Apply a JSON text over cfg (used by config__load and the tests). */
 int config__apply_json(struct probe_config *cfg, const char *text, const char *origin,
 		       char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <bpf/libbpf.h>
@@ -18,10 +19,11 @@
 #include "exitcodes.h"
 #include "core/store.h"
 #include "loader/bpflog.h"
+#include "export/export.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signals.h"
-#include "out/view.h"
+#include "view/view.h"
 #include "proc/names.h"
 
 #define TICK_NS		100000000ULL	/* ring-buffer drain */
@@ -34,6 +36,7 @@ struct run {
 	struct probe_ctx *ctx;
 	struct signals *sigs;
 	struct store *store;
+	struct exporter *exporter;
 	uint64_t start, next_collect, next_render, interval_ns, end;
 	const char *mode;
 	int tty;
@@ -127,6 +130,9 @@ static unsigned int observing(const struct signals *s)
 
 int main(int argc, char **argv)
 {
+	/* start-up time is measured from here, for the exported figure */
+	uint64_t t_main = loop__now_ns();
+	struct timespec t_unix;
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct probe_ctx ctx = { .tracked_fd = -1 };
 	struct store_opts so;
@@ -138,6 +144,7 @@ int main(int argc, char **argv)
 	int ret = PROBE_EXIT_FAIL, i;
 	unsigned int live;
 
+	clock_gettime(CLOCK_REALTIME, &t_unix);
 	cli__parse(argc, argv, &cli, 0, err, sizeof(err));	/* exits on error */
 	if (cli.print_config) {
 		fputs(config__default_json, stdout);
@@ -147,6 +154,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "probe: config: %s\n", err);
 		return PROBE_EXIT_CONFIG;
 	}
+	if (cli.listen)
+		snprintf(cfg.export.listen, sizeof(cfg.export.listen), "%s", cli.listen);
 	if (geteuid() != 0) {
 		fprintf(stderr, "probe: needs root (CAP_BPF and CAP_PERFMON) to load BPF programs\n");
 		return PROBE_EXIT_NOPERM;
@@ -217,7 +226,23 @@ int main(int argc, char **argv)
 	r.next_collect = r.start + COLLECT_NS;
 	r.next_render = r.start + r.interval_ns;
 	r.end = cli.duration_s ? r.start + (uint64_t)(cli.duration_s * 1e9) : 0;
+	{
+		struct exporter_info xi = {
+			.start_unix_ns = (uint64_t)t_unix.tv_sec * 1000000000ULL +
+					 (uint64_t)t_unix.tv_nsec,
+			.startup_s = (double)(loop__now_ns() - t_main) / 1e9,
+			.version = "0.1",
+		};
+
+		r.exporter = exporter__new(&cfg, r.store, ctx.loop, &xi, err, sizeof(err));
+		if (!r.exporter) {
+			fprintf(stderr, "probe: config: %s\n", err);
+			ret = PROBE_EXIT_CONFIG;
+			goto cleanup;
+		}
+	}
 	signals__print(stderr, r.sigs);
+	fprintf(stderr, "probe: %s\n", exporter__describe(r.exporter));
 	fprintf(stderr, "probe: ready, %u signal(s) live, %s\n", live, r.mode);
 
 	if (loop__run(ctx.loop, on_tick, &r)) {
@@ -230,6 +255,7 @@ int main(int argc, char **argv)
 	ret = PROBE_EXIT_OK;
 
 cleanup:
+	exporter__free(r.exporter);	/* its readers stop before the store goes */
 	signals__stop(r.sigs);
 	loop__free(ctx.loop);
 	names__free(ctx.names);

@@ -347,6 +347,7 @@ static void assert_cli_zero(const struct cli *c)
 	assert_true(c->duration_s == 0);
 	assert_true(c->interval_s == 0);
 	assert_null(c->config_path);
+	assert_null(c->listen);
 	assert_int_equal(c->npids, 0);
 }
 
@@ -420,6 +421,23 @@ static void test_parse_check(void **state)
 	assert_int_equal(parse_quiet(argv, &c, err, sizeof(err)), 0);
 	assert_int_equal(c.check, 1);
 	c.check = 0;
+	assert_cli_zero(&c);
+}
+
+static void test_parse_listen(void **state)
+{
+	static const char *const argv[] = { "--listen", "[::1]:9464", NULL };
+	static const char *const eq[] = { "--listen=", NULL };
+	struct cli c;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(parse_quiet(argv, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "[::1]:9464");
+	/* empty: /metrics off; the address itself is checked where it is bound */
+	assert_int_equal(parse_quiet(eq, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "");
+	c.listen = NULL;
 	assert_cli_zero(&c);
 }
 
@@ -569,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_parse_everything),
 		cmocka_unit_test(test_parse_check),
 		cmocka_unit_test(test_parse_print_config),
+		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_parse_repeated),
 		cmocka_unit_test(test_parse_no_leftovers),
 		cmocka_unit_test(test_parse_errors),

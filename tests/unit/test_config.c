@@ -685,6 +685,50 @@ static void test_enum_values(void **state)
 /* Consistency                                                         */
 /* ------------------------------------------------------------------ */
 
+/* export: defaults, strings, per-family bucket sets and their errors. */
+static void test_export_keys(void **state)
+{
+	struct probe_config c;
+	char err[ERRLEN];
+	const double *b;
+	unsigned int n;
+
+	(void)state;
+	load_defaults(&c);
+	assert_string_equal(c.export.listen, "127.0.0.1:9464");
+	assert_string_equal(c.export.otlp.endpoint, "");
+	assert_int_equal(c.export.otlp.queue, 16);
+	b = config__bounds(&c.export.buckets, "http_server", &n);
+	assert_non_null(b);
+	assert_int_equal(n, 14);
+	assert_true(b[0] == 0.005 && b[13] == 10);
+	b = config__bounds(&c.export.buckets, "syscall", &n);
+	assert_true(b[0] == 0.000001);
+	/* a set replaces only itself */
+	assert_int_equal(config__apply_json(&c, "{\"export\": {\"listen\": \"[::1]:9\", "
+					    "\"buckets_s\": {\"http_server\": [1, 3]}}}", ORIGIN,
+					    err, sizeof(err)), 0);
+	assert_string_equal(c.export.listen, "[::1]:9");
+	b = config__bounds(&c.export.buckets, "http_server", &n);
+	assert_int_equal(n, 2);
+	assert_true(b[1] == 3);
+	b = config__bounds(&c.export.buckets, "db_query", &n);
+	assert_int_equal(n, 14);
+	assert_ret(config__apply_json(&c, "{\"export\": {\"buckets_s\": {\"http_server\": [3, 1]}}}",
+				      ORIGIN, err, sizeof(err)), -EINVAL, "decreasing", err);
+	assert_err_has(err, "increasing", "decreasing");
+	assert_ret(config__apply_json(&c, "{\"export\": {\"buckets_s\": {\"mem_growth\": [1]}}}",
+				      ORIGIN, err, sizeof(err)), -EINVAL, "no histogram", err);
+	assert_err_has(err, "mem_growth", "no histogram");
+	assert_ret(config__apply_json(&c, "{\"export\": {\"buckets_s\": {\"default\": []}}}",
+				      ORIGIN, err, sizeof(err)), -EINVAL, "empty", err);
+	assert_ret(config__apply_json(&c, "{\"export\": {\"listen\": 9464}}", ORIGIN, err,
+				      sizeof(err)), -EINVAL, "number", err);
+	assert_err_has(err, "export.listen", "number");
+	assert_ret(config__apply_json(&c, "{\"export\": {\"otlp\": {\"queue\": 0}}}", ORIGIN,
+				      err, sizeof(err)), -ERANGE, "queue 0", err);
+}
+
 static void test_sample_consistency(void **state)
 {
 	static const struct {
@@ -966,6 +1010,7 @@ int main(void)
 		cmocka_unit_test(test_tri_values),
 		cmocka_unit_test(test_enum_values),
 		cmocka_unit_test(test_sample_consistency),
+		cmocka_unit_test(test_export_keys),
 		cmocka_unit_test(test_small_err_buffer),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_missing),
