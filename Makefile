@@ -39,6 +39,7 @@ CFLAGS	+= $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) $(SANFLAGS)
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
 	-D__BPF__ -Iinclude -I$(OUT) -Ibpf -MMD -MP
 LIBS	:= -lbpf -lelf -lz -lcjson -laudit -ldw -lm -lpthread
+LIBS	+= -lcurl
 LDFLAGS	+= $(SANFLAGS)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -132,6 +133,9 @@ $(OUT)/bench/hook_floor: tests/bench/hook_floor.c $(OUT)/bench/hook_floor.skel.h
 	$(Q)$(CC) -O2 -g $(WARN) -I$(OUT)/bench -o $@ $< -lbpf -lelf -lz
 
 bench: $(BENCH_BINS)
+
+# The pod-list client is tested against a real HTTP server.
+$(OUT)/tests/test_k8s_pods: LIBS += -lmicrohttpd
 
 unit: $(UNIT_BINS)
 

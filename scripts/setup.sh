@@ -9,6 +9,9 @@ BUILD_PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-con
 TEST_PKGS="libcmocka-dev libclang-rt-14-dev python3 python3-pytest curl nginx-light wrk
 	redis-server redis-tools postgresql postgresql-contrib iproute2 iptables procps
 	mariadb-server mariadb-client"
+# pod names from the Kubernetes pod list (libcurl); its tests serve one (libmicrohttpd)
+BUILD_PKGS="$BUILD_PKGS libcurl4-openssl-dev"
+TEST_PKGS="$TEST_PKGS libmicrohttpd-dev"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
