@@ -20,7 +20,7 @@
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signals.h"
-#include "out/view.h"
+#include "view/view.h"
 #include "proc/names.h"
 
 #define TICK_NS		100000000ULL	/* ring-buffer drain */

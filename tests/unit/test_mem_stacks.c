@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "probe/mem.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "proc/stack_unwind.h"
 #include "proc/symbolize.h"
@@ -222,19 +223,14 @@ static int collect(struct series *se, void *arg)
 	const char *l = series__label(se, "stack");
 
 	f->stacks++;
-	f->bytes += window__total_counter(series__window(se), 0);
-	f->samples += window__total_counter(series__window(se), 1);
+	f->bytes += window__total_counter(series__window(se), MS_BYTES);
+	f->samples += window__total_counter(series__window(se), MS_SAMPLES);
 	snprintf(f->label, sizeof(f->label), "%s", l ? l : "");
 	snprintf(f->start, sizeof(f->start), "%s", series__label(se, "start"));
 	assert_string_equal(series__label(se, "kind"), "fault");
 	assert_string_equal(series__label(se, "comm"), "tester");
 	return 0;
 }
-
-static const struct family_desc stack_desc = {
-	.name = "mem_stack", .help = "test", .max_series = 1024,
-	.ncounters = 2, .counters = { "bytes", "samples" },
-};
 
 /*
  * A uretprobe on grows_middle would have put its trampoline in the slot
@@ -259,7 +255,7 @@ static void test_profile_restores_uretprobe_slots(void **state)
 	(void)state;
 	assert_non_null(st);
 	assert_non_null(m);
-	f = store__family(st, &stack_desc);
+	f = families__register(st, FAM_MEM_STACK, 1024);
 	assert_non_null(f);
 	make_sample();
 	regs_of(&sample, &r);
@@ -328,7 +324,7 @@ static void test_profile_is_bounded(void **state)
 	unsigned int i;
 
 	(void)state;
-	f = store__family(st, &stack_desc);
+	f = families__register(st, FAM_MEM_STACK, 1024);
 	assert_non_null(f);
 	make_sample();
 	/* distinct one-frame stacks (made-up pcs, empty copy), twice the cap */

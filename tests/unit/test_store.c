@@ -18,7 +18,7 @@ static const struct family_desc desc = {
 	.help = "test family",
 	.max_series = 8,
 	.ncounters = 2,
-	.counters = { "requests", "errors" },
+	.counters = { { .name = "requests" }, { .name = "errors" } },
 	.hist_unit = "ns",
 };
 

@@ -40,15 +40,44 @@ struct store_opts {
 	unsigned int nslots;		/* slots per window (span = nslots * slot_ns) */
 };
 
+/* A label as declared: the key series carry, and how exporters name it. */
+#define LABEL_HOSTPORT	0x1	/* value is "host:port": exported as attr + attr_port */
+
+struct label_desc {
+	const char *key;		/* the store's key ("pid") */
+	const char *attr;		/* OpenTelemetry attribute ("process.pid") */
+	const char *attr_port;		/* LABEL_HOSTPORT: the port's attribute */
+	unsigned int flags;
+};
+
+/* A counter or gauge as declared. */
+struct metric_desc {
+	const char *name;		/* the store's name ("errors") */
+	const char *unit;		/* UCUM: "s", "By", "By/s", "1", "{call}" */
+	const char *help;		/* one line */
+	const char *export;		/* OpenTelemetry name, or NULL: not exported */
+	const char *split_key;		/* with split_value: an extra attribute telling */
+	const char *split_value;	/* apart counters that share one export name */
+};
+
+/*
+ * A family's declaration (see core/families.h, where every family is
+ * declared once). The store uses name, max_series, ncounters and ngauges;
+ * the rest is for readers.
+ */
 struct family_desc {
 	const char *name;
 	const char *help;		/* one line, for exporters */
 	unsigned int max_series;
+	unsigned int nlabels;
+	struct label_desc labels[STORE_MAX_LABELS];
 	unsigned int ncounters;
-	const char *counters[WINDOW_MAX_COUNTERS];
+	struct metric_desc counters[WINDOW_MAX_COUNTERS];
 	unsigned int ngauges;
-	const char *gauges[STORE_MAX_GAUGES];
+	struct metric_desc gauges[STORE_MAX_GAUGES];
 	const char *hist_unit;		/* "ns", "bytes", or NULL: no histogram use */
+	const char *hist_help;
+	const char *hist_export;	/* OpenTelemetry name of the histogram, or NULL */
 };
 
 struct store *store__new(const struct store_opts *opts);

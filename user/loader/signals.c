@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "loader/signals.h"
+#include "core/families.h"
 #include "core/store.h"
 
 extern const struct signal_ops proc_signal;
@@ -35,14 +36,6 @@ struct signals {
 	struct signal_status st[NSIGNALS];
 	void *state[NSIGNALS];
 	struct signal_counts last[NSIGNALS];
-};
-
-static const struct family_desc health_desc = {
-	.name = "probe_signal",
-	.help = "events each signal saw and lost",
-	.max_series = 64,
-	.ncounters = 2,
-	.counters = { "events", "lost" },
 };
 
 const char *signal__state_name(enum signal_state s)
@@ -125,7 +118,7 @@ struct signals *signals__start(struct probe_ctx *ctx)
 	if (!s)
 		return NULL;
 	s->ctx = ctx;
-	s->health = store__family(ctx->store, &health_desc);
+	s->health = families__register(ctx->store, FAM_PROBE_SIGNAL, 0);
 	for (i = 0; i < NSIGNALS; i++) {
 		struct signal_status *st = &s->st[i];
 
@@ -148,17 +141,20 @@ void signals__collect(struct signals *s, uint64_t now_ns)
 	for (i = 0; i < NSIGNALS; i++) {
 		struct signal_counts c = { 0, 0 };
 		struct label l = { "signal", table[i]->name };
-		struct series *se;
+		struct series *se = s->health ? family__series(s->health, &l, 1) : NULL;
 
+		/* every signal has a series, so "not live" is a 0, not an absence */
+		if (se)
+			series__set_gauge(se, now_ns, PROBE_SIGNAL_LIVE,
+					  s->state[i] && s->st[i].state == SIG_LIVE);
 		if (!s->state[i])
 			continue;
 		if (table[i]->collect)
 			table[i]->collect(s->state[i], now_ns);
 		table[i]->counts(s->state[i], &c);
-		se = s->health ? family__series(s->health, &l, 1) : NULL;
 		if (se) {
-			series__add(se, now_ns, 0, c.events - s->last[i].events);
-			series__add(se, now_ns, 1, c.lost - s->last[i].lost);
+			series__add(se, now_ns, PROBE_SIGNAL_EVENTS, c.events - s->last[i].events);
+			series__add(se, now_ns, PROBE_SIGNAL_LOST, c.lost - s->last[i].lost);
 		}
 		s->last[i] = c;
 	}

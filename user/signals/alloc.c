@@ -40,6 +40,7 @@
 #include "alloc.skel.h"
 #include "probe/alloc.h"
 #include "config.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "loader/features.h"
 #include "loader/loop.h"
@@ -126,19 +127,6 @@ struct alloc_state {
 	struct bpf_program *enter_prog, *exit_prog;	/* the task-storage or tid-hash pair */
 	struct bpf_link *exec_link;	/* ends a session the moment its process execs */
 };
-
-static const struct family_desc target_desc = {
-	.name = "alloc_target",
-	.help = "processes whose allocator is traced (tier 3), with the estimated cost",
-	.max_series = 256,
-	.ncounters = 2,
-	.counters = { "calls", "frees" },
-	.ngauges = 7,
-	.gauges = { "attached", "exited", "auto", "calls_per_s", "est_cpu_pct", "trap_us",
-		    "tracked" },
-};
-
-enum { TG_ATTACHED, TG_EXITED, TG_AUTO, TG_RATE, TG_PCT, TG_TRAP, TG_TRACKED };
 
 static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
@@ -513,8 +501,8 @@ static void write_target(struct alloc_state *a, struct target *t, uint64_t now, 
 	series__set_gauge(t->se, now, TG_TRAP, a->trap_ns / 1000.0);
 	series__set_gauge(t->se, now, TG_TRACKED,
 			  (double)alloc_sites__tracked(a->sites, t->session));
-	series__add(t->se, now, 0, dcalls);
-	series__add(t->se, now, 1, dfrees);
+	series__add(t->se, now, AT_CALLS, dcalls);
+	series__add(t->se, now, AT_FREES, dfrees);
 }
 
 /* Sum the per-CPU hit counters of a session and turn them into a cost estimate. */
@@ -666,20 +654,11 @@ static int on_growth_series(struct series *se, void *arg)
 /* Host-wide: tier 1's suspects, read from the store. */
 static void follow_suspects(struct alloc_state *a, uint64_t now)
 {
-	struct family *f = store__find_family(a->ctx->store, "mem_growth");
-	const struct family_desc *d;
-	struct suspect_scan sc = { a, 0, now };
-	unsigned int i;
+	struct family *f = families__lookup(a->ctx->store, FAM_MEM_GROWTH);
+	struct suspect_scan sc = { a, MG_SUSPECT, now };
 
 	if (!f)
 		return;		/* no tier 1 in this build or run */
-	d = family__desc(f);
-	for (i = 0; i < d->ngauges; i++)
-		if (d->gauges[i] && !strcmp(d->gauges[i], "suspect"))
-			break;
-	if (i == d->ngauges)
-		return;
-	sc.gauge = i;
 	family__for_each(f, on_growth_series, &sc);
 }
 
@@ -830,7 +809,7 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 		signal__why(st, SIG_FAILED, "attach sched_process_exec: %s", strerror(-err));
 		goto err_free;
 	}
-	a->tfam = store__family(ctx->store, &target_desc);
+	a->tfam = families__register(ctx->store, FAM_ALLOC_TARGET, 0);
 	a->sym = symbolizer__new();
 	maps.live_fd = bpf_map__fd(a->skel->maps.alloc_live);
 	maps.sites_fd = bpf_map__fd(a->skel->maps.alloc_sites);

@@ -9,6 +9,7 @@
 
 #include "probe/alloc.h"
 #include "config.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "core/trend.h"
 #include "loader/signals.h"
@@ -71,27 +72,6 @@ struct alloc_sites {
 	} per[PROBE_ALLOC_MAX_SESSIONS];	/* the same per session */
 };
 
-static const struct family_desc site_desc = {
-	.name = "alloc_site",
-	.help = "outstanding heap allocations by allocating call site (allocator uprobes)",
-	.max_series = 4096,
-	.ncounters = 2,
-	.counters = { "allocs", "frees" },
-	.ngauges = 6,
-	.gauges = { "bytes", "count", "old_bytes", "oldest_s", "growth_bps", "suspect" },
-};
-
-enum { G_BYTES, G_COUNT, G_OLD, G_OLDEST, G_GROWTH, G_SUSPECT };
-
-static const struct family_desc stack_desc = {
-	.name = "alloc_stack",
-	.help = "outstanding heap bytes by allocating stack, estimated from sampled stacks",
-	.max_series = 8192,
-	.ncounters = 0,
-	.ngauges = 2,
-	.gauges = { "bytes", "sampled" },
-};
-
 struct alloc_sites *alloc_sites__new(const struct probe_config *cfg, struct store *store,
 				     struct symbolizer *sym, const struct alloc_sites_maps *maps)
 {
@@ -103,8 +83,8 @@ struct alloc_sites *alloc_sites__new(const struct probe_config *cfg, struct stor
 	a->store = store;
 	a->sym = sym;
 	a->maps = *maps;
-	a->site_fam = store__family(store, &site_desc);
-	a->stack_fam = store__family(store, &stack_desc);
+	a->site_fam = families__register(store, FAM_ALLOC_SITE, 0);
+	a->stack_fam = families__register(store, FAM_ALLOC_STACK, 0);
 	if (!a->site_fam || !a->stack_fam) {
 		free(a);
 		errno = ENOMEM;
@@ -431,15 +411,15 @@ static void write_site(struct alloc_sites *a, uint64_t now, const struct alloc_s
 	if (!s->se)
 		s->se = family__series(a->site_fam, l, 4);
 	if (s->se) {
-		series__set_gauge(s->se, now, G_BYTES, (double)s->bytes);
-		series__set_gauge(s->se, now, G_COUNT, (double)s->count);
-		series__set_gauge(s->se, now, G_OLD, s->old_bytes);
-		series__set_gauge(s->se, now, G_OLDEST,
+		series__set_gauge(s->se, now, AS_BYTES, (double)s->bytes);
+		series__set_gauge(s->se, now, AS_COUNT, (double)s->count);
+		series__set_gauge(s->se, now, AS_OLD_BYTES, s->old_bytes);
+		series__set_gauge(s->se, now, AS_OLDEST_S,
 				  s->oldest_ns && now > s->oldest_ns ? (now - s->oldest_ns) / 1e9 : 0);
-		series__set_gauge(s->se, now, G_GROWTH, s->tr.slope);
-		series__set_gauge(s->se, now, G_SUSPECT, s->tr.suspect ? 1 : 0);
-		series__add(s->se, now, 0, s->allocs - s->prev_allocs);
-		series__add(s->se, now, 1, s->frees - s->prev_frees);
+		series__set_gauge(s->se, now, AS_GROWTH, s->tr.slope);
+		series__set_gauge(s->se, now, AS_SUSPECT, s->tr.suspect ? 1 : 0);
+		series__add(s->se, now, AS_ALLOCS, s->allocs - s->prev_allocs);
+		series__add(s->se, now, AS_FREES, s->frees - s->prev_frees);
 	}
 	s->prev_allocs = s->allocs;
 	s->prev_frees = s->frees;
@@ -594,7 +574,7 @@ void alloc_sites__end(struct alloc_sites *a, uint32_t session, int exited, uint6
 			}
 			/* a process that is gone leaks nothing more: not an alert any longer */
 			if (exited && s->se)
-				series__set_gauge(s->se, now, G_SUSPECT, 0);
+				series__set_gauge(s->se, now, AS_SUSPECT, 0);
 			*pp = s->next;
 			site_free(a, s);
 		}

@@ -34,6 +34,7 @@
 #include "probe/conn.h"
 #include "config.h"
 #include "core/dbports.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "loader/features.h"
 #include "loader/loop.h"
@@ -41,38 +42,7 @@
 #include "loader/signals.h"
 #include "loader/tracefs.h"
 #include "proc/names.h"
-#include "signals/conn.h"
 #include "signals/conn_seed.h"
-
-static const struct family_desc connect_desc = {
-	.name = CONN_FAMILY_CONNECT,
-	.help = "outbound TCP connects per process and destination: outcome, duration",
-	.max_series = 5000,
-	.ncounters = CC_MAX,
-	.counters = { "attempts", "established", "failed", "refused", "timeout",
-		      "unreachable", "aborted", "other" },
-	.hist_unit = "ns",
-};
-
-static const struct family_desc errno_desc = {
-	.name = CONN_FAMILY_ERRNO,
-	.help = "failed outbound TCP connects per process, destination and errno",
-	.max_series = 2000,
-	.ncounters = 1,
-	.counters = { "connects" },
-};
-
-static const struct family_desc conn_desc = {
-	.name = CONN_FAMILY_CONN,
-	.help = "outbound TCP connections per process and destination: open now, "
-		"highest seen, lifetime, resets, retransmits",
-	.max_series = 5000,
-	.ncounters = KC_MAX,
-	.counters = { "opens", "closes", "resets_in", "resets_out", "retransmits", "errors" },
-	.ngauges = KG_MAX,
-	.gauges = { "active", "active_highest", "connecting", "connecting_highest" },
-	.hist_unit = "ns",
-};
 
 /* One (process, destination) pair: its labels and its gauges. */
 struct dest {
@@ -276,7 +246,7 @@ static void count_errno(struct conn_state *s, const struct dest *d, uint64_t now
 	l[4] = (struct label){ "errno", buf };
 	se = family__series(s->errno_fam, l, 5);
 	if (se)
-		series__add(se, now, 0, 1);
+		series__add(se, now, CE_CONNECTS, 1);
 }
 
 static void on_done(struct conn_state *s, struct dest *d, const struct probe_conn_rec *r,
@@ -562,9 +532,9 @@ static int conn_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		return -ENOMEM;
 	snprintf(plan_why, sizeof(plan_why), "%s", st->why);
 	s->ctx = ctx;
-	s->connect_fam = store__family(ctx->store, &connect_desc);
-	s->errno_fam = store__family(ctx->store, &errno_desc);
-	s->conn_fam = store__family(ctx->store, &conn_desc);
+	s->connect_fam = families__register(ctx->store, FAM_TCP_CONNECT, 0);
+	s->errno_fam = families__register(ctx->store, FAM_TCP_CONNECT_ERRNO, 0);
+	s->conn_fam = families__register(ctx->store, FAM_TCP_CONN, 0);
 	if (!s->connect_fam || !s->errno_fam || !s->conn_fam) {
 		err = -ENOMEM;
 		goto err_free;

@@ -18,28 +18,13 @@
 #include "probe/sockets.h"
 #include "config.h"
 #include "core/dbports.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "loader/signal.h"
 #include "proc/names.h"
 #include "signals/dbquery.h"
 
 #define DQ_SLOTS	1024
-
-static const struct family_desc query_desc = {
-	.name = "db_query",
-	.help = "database queries per process, destination, kind and operation (client side)",
-	.ncounters = DQ_MAX,
-	.counters = { "queries", "errors", "hits", "misses" },
-	.hist_unit = "ns",
-};
-
-static const struct family_desc stats_desc = {
-	.name = "db_stats",
-	.help = "database query capture: what could not be parsed or timed",
-	.max_series = 16,
-	.ncounters = 1,
-	.counters = { "count" },
-};
 
 static const struct {
 	enum probe_sock_stat idx;
@@ -113,15 +98,13 @@ int dbquery__is_record(const void *data, size_t len)
 struct dbquery *dbquery__new(struct probe_ctx *ctx)
 {
 	struct dbquery *q = calloc(1, sizeof(*q));
-	struct family_desc qd = query_desc;
 
 	if (!q)
 		return NULL;
 	q->ctx = ctx;
 	q->cache = calloc(DQ_SLOTS, sizeof(*q->cache));
-	qd.max_series = ctx->cfg->store.max_series;
-	q->queries = store__family(ctx->store, &qd);
-	q->stats = store__family(ctx->store, &stats_desc);
+	q->queries = families__register(ctx->store, FAM_DB_QUERY, ctx->cfg->store.max_series);
+	q->stats = families__register(ctx->store, FAM_DB_STATS, 0);
 	if (!q->cache || !q->queries || !q->stats) {
 		dbquery__free(q);
 		errno = ENOMEM;
@@ -263,7 +246,7 @@ static void add_stat(struct dbquery *q, uint64_t now, const char *what, uint64_t
 		return;
 	se = family__series(q->stats, &l, 1);
 	if (se)
-		series__add(se, now, 0, delta);
+		series__add(se, now, STATS_COUNT, delta);
 }
 
 void dbquery__collect(struct dbquery *q, uint64_t now, const uint64_t *kcur, const uint64_t *kprev)

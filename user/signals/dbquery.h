@@ -24,8 +24,6 @@
 struct probe_ctx;
 struct dbports;
 
-enum { DQ_QUERIES, DQ_ERRORS, DQ_HITS, DQ_MISSES, DQ_MAX };
-
 struct dbquery;
 
 /* NULL + errno. */

@@ -42,6 +42,7 @@
 #include "probe/http.h"
 #include "probe/sockets.h"
 #include "config.h"
+#include "core/families.h"
 #include "core/route.h"
 #include "core/store.h"
 #include "loader/features.h"
@@ -56,32 +57,6 @@
 #define SERVICE_SLOTS	1024
 #define SWEEP_ROUNDS	30	/* collects between sweeps of dead processes' fds */
 #define BATCH		1024
-
-enum { HC_REQUESTS, HC_4XX, HC_5XX, HC_MAX };
-
-static const struct family_desc server_desc = {
-	.name = "http_server",
-	.help = "HTTP requests served per service, method, route and status class",
-	.ncounters = HC_MAX,
-	.counters = { "requests", "errors_4xx", "errors_5xx" },
-	.hist_unit = "ns",
-};
-
-static const struct family_desc client_desc = {
-	.name = "http_client",
-	.help = "HTTP requests made per process, host, peer, method and status class",
-	.ncounters = HC_MAX,
-	.counters = { "requests", "errors_4xx", "errors_5xx" },
-	.hist_unit = "ns",
-};
-
-static const struct family_desc stats_desc = {
-	.name = "http_stats",
-	.help = "HTTP capture: what could not be parsed or timed",
-	.max_series = 32,
-	.ncounters = 1,
-	.counters = { "count" },
-};
 
 /* Kernel counters shown in http_stats, by the name the view prints. */
 static const struct {
@@ -315,11 +290,11 @@ static int on_record(void *arg, void *data, size_t len)
 	}
 	se = e->se;
 	s->route_overflow += e->overflow;
-	series__add(se, r->hdr.ts_ns, HC_REQUESTS, 1);
+	series__add(se, r->hdr.ts_ns, HTTP_REQUESTS, 1);
 	if (r->status >= 400 && r->status < 500)
-		series__add(se, r->hdr.ts_ns, HC_4XX, 1);
+		series__add(se, r->hdr.ts_ns, HTTP_ERRORS_4XX, 1);
 	else if (r->status >= 500)
-		series__add(se, r->hdr.ts_ns, HC_5XX, 1);
+		series__add(se, r->hdr.ts_ns, HTTP_ERRORS_5XX, 1);
 	series__observe_n(se, r->hdr.ts_ns, r->duration_ns, 1);
 	return 0;
 }
@@ -436,7 +411,6 @@ static void http_stop(void *state)
 static int http_start(struct probe_ctx *ctx, void **state, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
-	struct family_desc sd = server_desc, cd = client_desc;
 	struct http_state *s = calloc(1, sizeof(*s));
 	const char *tmpl[ROUTE_TEMPLATES_MAX];
 	unsigned int conns, i;
@@ -460,11 +434,9 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		signal__why(st, SIG_FAILED, "route templates: %s", why);
 		goto err_free;
 	}
-	sd.max_series = cfg->store.max_series;
-	cd.max_series = cfg->store.max_series;
-	s->server = store__family(ctx->store, &sd);
-	s->client = store__family(ctx->store, &cd);
-	s->stats = store__family(ctx->store, &stats_desc);
+	s->server = families__register(ctx->store, FAM_HTTP_SERVER, cfg->store.max_series);
+	s->client = families__register(ctx->store, FAM_HTTP_CLIENT, cfg->store.max_series);
+	s->stats = families__register(ctx->store, FAM_HTTP_STATS, 0);
 	s->db = dbquery__new(ctx);
 	if (!s->server || !s->client || !s->stats || !s->db) {
 		err = -ENOMEM;
@@ -602,7 +574,7 @@ static void add_stat(struct http_state *s, uint64_t now, const char *what, uint6
 		return;
 	se = family__series(s->stats, &l, 1);
 	if (se)
-		series__add(se, now, 0, delta);
+		series__add(se, now, STATS_COUNT, delta);
 }
 
 static void http_collect(void *state, uint64_t now)

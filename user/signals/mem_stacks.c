@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "probe/mem.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "proc/stack_unwind.h"
 #include "proc/symbolize.h"
@@ -252,8 +253,8 @@ void mem_stacks__flush(struct mem_stacks *m, struct family *f, const char *comm,
 		se = f ? family__series(f, l, 5) : NULL;
 		if (!se)
 			continue;	/* ENOMEM: keep the bytes for the next flush */
-		series__add(se, now_ns, 0, s->bytes);
-		series__add(se, now_ns, 1, s->samples);
+		series__add(se, now_ns, MS_BYTES, s->bytes);
+		series__add(se, now_ns, MS_SAMPLES, s->samples);
 		s->bytes = s->samples = 0;
 	}
 }

@@ -40,6 +40,7 @@
 #include "memgrowth.skel.h"
 #include "probe/mem.h"
 #include "config.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "core/trend.h"
 #include "loader/features.h"
@@ -53,37 +54,6 @@
 #define MPROC_BUCKETS	4096
 #define TREND_SEGMENTS	4
 #define TREND_COVERAGE	0.9
-
-/* mem_growth gauges */
-enum { G_RSS, G_RSS_ANON, G_HEAP, G_ANON, G_RATE, G_FIT, G_SUSPECT, G_ALIVE };
-/* mem_leak gauges */
-enum { L_RATE, L_OUTSTANDING, L_GROWTH_S, L_SUSPECT, L_TIER2, L_SAMPLED, L_FIT, L_RSS };
-
-static const struct family_desc growth_desc = {
-	.name = "mem_growth",
-	.help = "memory per process and its growth trend",
-	.max_series = 4096,
-	.ngauges = 8,
-	.gauges = { "rss_bytes", "rss_anon_bytes", "heap_bytes", "anon_bytes",
-		    "growth_bytes_per_s", "fit", "suspect", "alive" },
-};
-
-static const struct family_desc leak_desc = {
-	.name = "mem_leak",
-	.help = "memory-growth suspects and sampled processes: the leak report",
-	.max_series = 512,
-	.ngauges = 8,
-	.gauges = { "growth_bytes_per_s", "outstanding_bytes", "growth_s", "suspect", "tier2",
-		    "sampled_bytes", "fit", "rss_bytes" },
-};
-
-static const struct family_desc stack_desc = {
-	.name = "mem_stack",
-	.help = "bytes of memory growth by user stack (sampled)",
-	.max_series = 4096,
-	.ncounters = 2,
-	.counters = { "bytes", "samples" },
-};
 
 struct mproc {
 	struct mproc *next;
@@ -216,16 +186,16 @@ static void write_growth(struct mg_state *s, struct mproc *p, uint64_t now, int 
 	se = family__series(s->growth, l, 2);
 	if (!se)
 		return;
-	series__set_gauge(se, now, G_RSS, (double)(p->v.rss[PROBE_MEM_RSS_FILE] +
+	series__set_gauge(se, now, MG_RSS, (double)(p->v.rss[PROBE_MEM_RSS_FILE] +
 		p->v.rss[PROBE_MEM_RSS_ANON] + p->v.rss[PROBE_MEM_RSS_SHMEM]));
-	series__set_gauge(se, now, G_RSS_ANON, (double)p->v.rss[PROBE_MEM_RSS_ANON]);
-	series__set_gauge(se, now, G_HEAP, (double)p->v.heap_bytes);
-	series__set_gauge(se, now, G_ANON, p->v.data_bytes > p->v.heap_bytes ?
+	series__set_gauge(se, now, MG_RSS_ANON, (double)p->v.rss[PROBE_MEM_RSS_ANON]);
+	series__set_gauge(se, now, MG_HEAP, (double)p->v.heap_bytes);
+	series__set_gauge(se, now, MG_ANON, p->v.data_bytes > p->v.heap_bytes ?
 			  (double)(p->v.data_bytes - p->v.heap_bytes) : 0);
-	series__set_gauge(se, now, G_RATE, tr->slope);
-	series__set_gauge(se, now, G_FIT, tr->fit);
-	series__set_gauge(se, now, G_SUSPECT, tr->suspect);
-	series__set_gauge(se, now, G_ALIVE, alive);
+	series__set_gauge(se, now, MG_RATE, tr->slope);
+	series__set_gauge(se, now, MG_FIT, tr->fit);
+	series__set_gauge(se, now, MG_SUSPECT, tr->suspect);
+	series__set_gauge(se, now, MG_ALIVE, alive);
 }
 
 static void write_leak(struct mg_state *s, struct mproc *p, uint64_t now)
@@ -242,15 +212,15 @@ static void write_leak(struct mg_state *s, struct mproc *p, uint64_t now)
 	if (!se)
 		return;
 	p->leak_written = tr->suspect || p->gated;
-	series__set_gauge(se, now, L_RATE, tr->slope);
-	series__set_gauge(se, now, L_OUTSTANDING,
+	series__set_gauge(se, now, ML_RATE, tr->slope);
+	series__set_gauge(se, now, ML_OUTSTANDING,
 			  tr->suspect ? fmax(p->value - tr->baseline, 0) : 0);
-	series__set_gauge(se, now, L_GROWTH_S, tr->suspect ? fmax(now / 1e9 - tr->since_s, 0) : 0);
-	series__set_gauge(se, now, L_SUSPECT, tr->suspect);
-	series__set_gauge(se, now, L_TIER2, p->gated);
-	series__set_gauge(se, now, L_SAMPLED, p->stacks ? (double)mem_stacks__bytes(p->stacks) : 0);
-	series__set_gauge(se, now, L_FIT, tr->fit);
-	series__set_gauge(se, now, L_RSS, (double)(p->v.rss[PROBE_MEM_RSS_FILE] +
+	series__set_gauge(se, now, ML_GROWTH_S, tr->suspect ? fmax(now / 1e9 - tr->since_s, 0) : 0);
+	series__set_gauge(se, now, ML_SUSPECT, tr->suspect);
+	series__set_gauge(se, now, ML_TIER2, p->gated);
+	series__set_gauge(se, now, ML_SAMPLED, p->stacks ? (double)mem_stacks__bytes(p->stacks) : 0);
+	series__set_gauge(se, now, ML_FIT, tr->fit);
+	series__set_gauge(se, now, ML_RSS, (double)(p->v.rss[PROBE_MEM_RSS_FILE] +
 		p->v.rss[PROBE_MEM_RSS_ANON] + p->v.rss[PROBE_MEM_RSS_SHMEM]));
 }
 
@@ -563,9 +533,9 @@ static int mg_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 		.segments = TREND_SEGMENTS,
 		.coverage = TREND_COVERAGE,
 	};
-	s->growth = store__family(ctx->store, &growth_desc);
-	s->leak = store__family(ctx->store, &leak_desc);
-	s->stackfam = store__family(ctx->store, &stack_desc);
+	s->growth = families__register(ctx->store, FAM_MEM_GROWTH, 0);
+	s->leak = families__register(ctx->store, FAM_MEM_LEAK, 0);
+	s->stackfam = families__register(ctx->store, FAM_MEM_STACK, 0);
 	if (!s->growth || !s->leak || !s->stackfam) {
 		err = -ENOMEM;
 		goto err_free;

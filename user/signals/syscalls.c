@@ -16,6 +16,7 @@
 #include "probe/syscalls.h"	/* before the skeleton: its .bss uses the slot type */
 #include "syscalls.skel.h"
 #include "config.h"
+#include "core/families.h"
 #include "core/store.h"
 #include "loader/features.h"
 #include "loader/loop.h"
@@ -51,23 +52,6 @@ struct sc_state {
 	uint64_t period_start;		/* sampled: when the current period began */
 	uint64_t attach_failures;	/* sampled periods left untimed */
 	int latency;			/* enum cfg_latency */
-};
-
-static const struct family_desc sc_desc = {
-	.name = "syscall",
-	.help = "syscalls per process: calls, errors, latency",
-	.max_series = 20000,
-	.ncounters = 2,
-	.counters = { "calls", "errors" },
-	.hist_unit = "ns",
-};
-
-static const struct family_desc err_desc = {
-	.name = "syscall_errno",
-	.help = "failed syscalls per process by errno",
-	.max_series = 4096,
-	.ncounters = 1,
-	.counters = { "calls" },
 };
 
 static const char *const lat_names[] = { "exact", "sampled", "off" };
@@ -216,8 +200,8 @@ static int sc_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	s->latency = ctx->cfg->syscalls.latency;
 	err = libbpf_num_possible_cpus();
 	s->ncpus = err > 0 ? (unsigned int)err : PROBE_SC_MAX_CPUS;
-	s->fam = store__family(ctx->store, &sc_desc);
-	s->errfam = store__family(ctx->store, &err_desc);
+	s->fam = families__register(ctx->store, FAM_SYSCALL, 0);
+	s->errfam = families__register(ctx->store, FAM_SYSCALL_ERRNO, 0);
 	if (!s->fam || !s->errfam) {
 		err = -ENOMEM;
 		goto err_free;
@@ -358,8 +342,8 @@ static void collect_calls(struct sc_state *s, uint64_t now)
 			l[2] = (struct label){ "syscall", syscall_names__get(key.nr) };
 			se = family__series(s->fam, l, 3);
 			if (se) {
-				series__add(se, now, 0, calls);
-				series__add(se, now, 1, v.errors - p->a[1]);
+				series__add(se, now, SYSCALL_CALLS, calls);
+				series__add(se, now, SYSCALL_ERRORS, v.errors - p->a[1]);
 				for (i = 0; i < PROBE_SC_BUCKETS; i++) {
 					uint32_t d = v.buckets[i] - p->buckets[i];
 
@@ -425,7 +409,7 @@ static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
 			l[3] = (struct label){ "errno", errbuf };
 			se = family__series(s->errfam, l, 4);
 			if (se)
-				series__add(se, now, 0, v - p->a[0]);
+				series__add(se, now, SYSCALL_ERRNO_CALLS, v - p->a[0]);
 			p->a[0] = v;
 		}
 		if (!alive && ndead < 256)

@@ -13,9 +13,8 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "out/view.h"
+#include "view/view.h"
 #include "core/store.h"
-#include "signals/conn.h"
 
 struct side {
 	struct series *se;
@@ -70,10 +69,10 @@ static int by_key(const void *a, const void *b)
 	return key_cmp(x->pid, x->dest, y->pid, y->dest);
 }
 
-static void side_list(struct store *st, const char *family, uint64_t now,
+static void side_list(struct store *st, enum family_id family, uint64_t now,
 		      const struct view_opts *o, struct sides *s)
 {
-	struct family *f = store__find_family(st, family);
+	struct family *f = families__lookup(st, family);
 
 	memset(s, 0, sizeof(*s));
 	s->now = now;
@@ -142,8 +141,8 @@ static size_t join(struct store *st, uint64_t now, const struct view_opts *o,
 	struct conn_row *rows;
 	size_t i = 0, j = 0, n = 0;
 
-	side_list(st, CONN_FAMILY_CONN, now, o, &k);
-	side_list(st, CONN_FAMILY_CONNECT, now, o, &c);
+	side_list(st, FAM_TCP_CONN, now, o, &k);
+	side_list(st, FAM_TCP_CONNECT, now, o, &c);
 	rows = calloc(k.n + c.n + 1, sizeof(*rows));
 	while (rows && (i < k.n || j < c.n)) {
 		int cmp = i >= k.n ? 1 : j >= c.n ? -1 :
@@ -209,7 +208,7 @@ static int conn_text(FILE *out, struct store *st, uint64_t now, const struct vie
 			continue;
 		}
 		if (c->counters[CC_FAILED])
-			view__errnos(st, CONN_FAMILY_ERRNO, now, o, &q);
+			view__errnos(st, FAM_TCP_CONNECT_ERRNO, now, o, &q);
 		fprintf(out, "%-16s %7s %-24s %-11s %6.0f %5.0f %5.0f %7.1f %9s %6lu %7lu %7lu "
 			"%7lu %6lu %6lu %7lu  %s\n",
 			r->comm ? r->comm : "?", r->pid, r->dest ? r->dest : "?",
@@ -293,7 +292,7 @@ static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 				.obj = cJSON_AddObjectToObject(cn, "errno"),
 			};
 
-			view__errnos(st, CONN_FAMILY_ERRNO, now, o, &q);
+			view__errnos(st, FAM_TCP_CONNECT_ERRNO, now, o, &q);
 		}
 		add_hist(e, "connect_ns", c);
 

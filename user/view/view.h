@@ -4,11 +4,13 @@
  * rendered from the store only. Each signal family contributes a section
  * (view_<family>.c) listed in view.c.
  */
-#ifndef PROBE_OUT_VIEW_H
-#define PROBE_OUT_VIEW_H
+#ifndef PROBE_VIEW_VIEW_H
+#define PROBE_VIEW_VIEW_H
 
 #include <stdint.h>
 #include <stdio.h>
+
+#include "core/families.h"
 
 struct store;
 struct series;
@@ -45,10 +47,15 @@ int view__stats(struct series *se, uint64_t now, const struct view_opts *o,
  * Make room for one more element in a growing row array (*vp, *cap, of
  * elem bytes each, n in use): doubles it, 0 or -ENOMEM (*vp left as is).
  */
+/* Both errno families count failures in their one counter. */
+_Static_assert((int)SYSCALL_ERRNO_CALLS == (int)CE_CONNECTS, "errno families share their counter");
+#define ERRNO_COUNT SYSCALL_ERRNO_CALLS
+
 int view__reserve(void *vp, size_t *cap, size_t n, size_t elem);
 
 /*
- * One row's failures by errno: the series of an errno family whose "pid"
+ * One row's failures by errno: the series of an errno family (one
+ * counter, ERRNO_COUNT: FAM_SYSCALL_ERRNO or FAM_TCP_CONNECT_ERRNO) whose "pid"
  * label and one other label (key = value) match the row. Written as
  * "NAME: count" members of obj when obj is set, else as "ENOENT:3 EBADF:1"
  * into buf (cap bytes, always terminated). A row without pid or value gets
@@ -60,7 +67,7 @@ struct view_errnos {
 	char *buf;
 	size_t cap;
 };
-void view__errnos(struct store *st, const char *family, uint64_t now,
+void view__errnos(struct store *st, enum family_id family, uint64_t now,
 		  const struct view_opts *o, const struct view_errnos *q);
 
 /* "812ns", "4.25ms", "1.2s" */

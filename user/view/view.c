@@ -5,7 +5,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "out/view.h"
+#include "view/view.h"
 #include "core/hist.h"
 #include "core/store.h"
 
@@ -62,24 +62,24 @@ static int errno_one(struct series *se, void *arg)
 
 	if (!pid || !v || !e || strcmp(pid, q->pid) || strcmp(v, q->value))
 		return 0;
-	if (view__stats(se, w->now, w->o, &vs) || !vs.counters[0])
+	if (view__stats(se, w->now, w->o, &vs) || !vs.counters[ERRNO_COUNT])
 		return 0;
 	name = strerrorname_np(atoi(e));
 	if (!name)
 		name = e;
 	if (q->obj)
-		cJSON_AddNumberToObject(q->obj, name, (double)vs.counters[0]);
+		cJSON_AddNumberToObject(q->obj, name, (double)vs.counters[ERRNO_COUNT]);
 	else if (w->len < q->cap)
 		w->len += snprintf(q->buf + w->len, q->cap - w->len, "%s%s:%lu",
-				   w->len ? " " : "", name, (unsigned long)vs.counters[0]);
+				   w->len ? " " : "", name, (unsigned long)vs.counters[ERRNO_COUNT]);
 	return 0;
 }
 
-void view__errnos(struct store *st, const char *family, uint64_t now,
+void view__errnos(struct store *st, enum family_id family, uint64_t now,
 		  const struct view_opts *o, const struct view_errnos *q)
 {
 	struct errno_walk w = { .q = q, .now = now, .o = o };
-	struct family *f = store__find_family(st, family);
+	struct family *f = families__lookup(st, family);
 
 	if (q->buf && q->cap)
 		q->buf[0] = 0;

@@ -10,9 +10,8 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "out/view.h"
+#include "view/view.h"
 #include "core/store.h"
-#include "signals/dbquery.h"
 
 struct db_row {
 	struct series *se;
@@ -50,7 +49,7 @@ static int by_count(const void *a, const void *b)
 static size_t collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
 			   struct db_rows *r)
 {
-	struct family *f = store__find_family(st, "db_query");
+	struct family *f = families__lookup(st, FAM_DB_QUERY);
 
 	memset(r, 0, sizeof(*r));
 	r->now = now;
@@ -84,19 +83,19 @@ static int add_stat(struct series *se, void *arg)
 	struct view_stats vs;
 	const char *what = series__label(se, "what");
 
-	if (!what || view__stats(se, a->now, a->o, &vs) || !vs.counters[0])
+	if (!what || view__stats(se, a->now, a->o, &vs) || !vs.counters[STATS_COUNT])
 		return 0;
 	if (a->obj)
-		cJSON_AddNumberToObject(a->obj, what, (double)vs.counters[0]);
+		cJSON_AddNumberToObject(a->obj, what, (double)vs.counters[STATS_COUNT]);
 	else if (a->len < sizeof(a->buf))
 		a->len += snprintf(a->buf + a->len, sizeof(a->buf) - a->len, " %s=%lu", what,
-				   (unsigned long)vs.counters[0]);
+				   (unsigned long)vs.counters[STATS_COUNT]);
 	return 0;
 }
 
 static int db_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
 {
-	struct family *sf = store__find_family(st, "db_stats");
+	struct family *sf = families__lookup(st, FAM_DB_STATS);
 	struct stat_acc a = { .now = now, .o = o };
 	struct db_rows r;
 	char p50[16], p95[16], p99[16], hit[16];
@@ -138,7 +137,7 @@ static int db_text(FILE *out, struct store *st, uint64_t now, const struct view_
 
 static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)
 {
-	struct family *sf = store__find_family(st, "db_stats");
+	struct family *sf = families__lookup(st, FAM_DB_STATS);
 	cJSON *arr = cJSON_AddArrayToObject(obj, "db_queries");
 	struct stat_acc a = { .now = now, .o = o };
 	struct db_rows r;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "out/view.h"
+#include "view/view.h"
 #include "core/store.h"
 
 struct sc_row {
@@ -25,7 +25,7 @@ static int add_row(struct series *se, void *arg)
 	struct rows *r = arg;
 	struct sc_row row = { .se = se };
 
-	if (view__stats(se, r->now, r->o, &row.vs) || !row.vs.counters[0])
+	if (view__stats(se, r->now, r->o, &row.vs) || !row.vs.counters[SYSCALL_CALLS])
 		return 0;
 	row.time_ns = row.vs.mean * (double)row.vs.count;
 	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
@@ -40,14 +40,14 @@ static int by_time(const void *a, const void *b)
 
 	if (x->time_ns != y->time_ns)
 		return x->time_ns < y->time_ns ? 1 : -1;
-	return x->vs.counters[0] < y->vs.counters[0] ? 1 :
-	       x->vs.counters[0] > y->vs.counters[0] ? -1 : 0;
+	return x->vs.counters[SYSCALL_CALLS] < y->vs.counters[SYSCALL_CALLS] ? 1 :
+	       x->vs.counters[SYSCALL_CALLS] > y->vs.counters[SYSCALL_CALLS] ? -1 : 0;
 }
 
 static int collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
 			struct rows *r)
 {
-	struct family *f = store__find_family(st, "syscall");
+	struct family *f = families__lookup(st, FAM_SYSCALL);
 
 	memset(r, 0, sizeof(*r));
 	r->now = now;
@@ -83,15 +83,15 @@ static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_
 
 		if (!q.pid || !q.value) {	/* the overflow series */
 			fprintf(out, "%-16s %7s %-16s %10lu %8lu\n", "(overflow)", "-", "-",
-				(unsigned long)row->vs.counters[0],
-				(unsigned long)row->vs.counters[1]);
+				(unsigned long)row->vs.counters[SYSCALL_CALLS],
+				(unsigned long)row->vs.counters[SYSCALL_ERRORS]);
 			continue;
 		}
-		if (row->vs.counters[1])
-			view__errnos(st, "syscall_errno", now, o, &q);
+		if (row->vs.counters[SYSCALL_ERRORS])
+			view__errnos(st, FAM_SYSCALL_ERRNO, now, o, &q);
 		fprintf(out, "%-16s %7s %-16s %10lu %8lu %9s %9s %9s %9s  %s\n",
 			comm ? comm : "?", q.pid, q.value,
-			(unsigned long)row->vs.counters[0], (unsigned long)row->vs.counters[1],
+			(unsigned long)row->vs.counters[SYSCALL_CALLS], (unsigned long)row->vs.counters[SYSCALL_ERRORS],
 			row->vs.count ? view__dur((uint64_t)row->time_ns, a, sizeof(a)) : "-",
 			row->vs.count ? view__dur(row->vs.p50, b, sizeof(b)) : "-",
 			row->vs.count ? view__dur(row->vs.p95, c, sizeof(c)) : "-",
@@ -125,8 +125,8 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 			break;
 		for (k = 0; k < n; k++)
 			cJSON_AddStringToObject(e, l[k].key, l[k].value);
-		cJSON_AddNumberToObject(e, "calls", (double)row->vs.counters[0]);
-		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[1]);
+		cJSON_AddNumberToObject(e, "calls", (double)row->vs.counters[SYSCALL_CALLS]);
+		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[SYSCALL_ERRORS]);
 		cJSON_AddNumberToObject(e, "seconds", row->vs.seconds);
 		if (row->vs.count) {
 			lat = cJSON_AddObjectToObject(e, "latency_ns");
@@ -138,9 +138,9 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 			cJSON_AddNumberToObject(lat, "p99", (double)row->vs.p99);
 			cJSON_AddNumberToObject(lat, "max", (double)row->vs.max);
 		}
-		if (row->vs.counters[1] && q.pid && q.value) {
+		if (row->vs.counters[SYSCALL_ERRORS] && q.pid && q.value) {
 			q.obj = cJSON_AddObjectToObject(e, "errno");
-			view__errnos(st, "syscall_errno", now, o, &q);
+			view__errnos(st, FAM_SYSCALL_ERRNO, now, o, &q);
 		}
 		cJSON_AddItemToArray(arr, e);
 	}

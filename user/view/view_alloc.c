@@ -10,15 +10,14 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "out/view.h"
+#include "view/view.h"
 #include "core/store.h"
 
 #define STACKS_PER_SITE	5
 #define JSON_MAX_SITES	200
 
-/* gauge indexes, in the order the signal declares them */
-enum { S_BYTES, S_COUNT, S_OLD, S_OLDEST, S_GROWTH, S_SUSPECT };
-enum { T_ATTACHED, T_EXITED, T_AUTO, T_RATE, T_PCT, T_TRAP, T_TRACKED };
+/* alloc_site and alloc_stack rows sort by their bytes gauge, at one index */
+_Static_assert((int)AS_BYTES == (int)AK_BYTES, "bytes gauge shared by sites and stacks");
 
 struct row {
 	struct series *se;
@@ -43,7 +42,7 @@ static int add_row(struct series *se, void *arg)
 		return 0;
 	if (view__stats(se, r->now, r->o, &row.vs))
 		return 0;
-	row.bytes = series__gauge(se, 0);
+	row.bytes = series__gauge(se, AS_BYTES);
 	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
 		return 1;	/* show what fits */
 	r->v[r->n++] = row;
@@ -53,17 +52,17 @@ static int add_row(struct series *se, void *arg)
 static int by_bytes(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
-	double sx = series__gauge(x->se, S_SUSPECT), sy = series__gauge(y->se, S_SUSPECT);
+	double sx = series__gauge(x->se, AS_SUSPECT), sy = series__gauge(y->se, AS_SUSPECT);
 
 	if (x->bytes != y->bytes)
 		return x->bytes < y->bytes ? 1 : -1;
 	return sx < sy ? 1 : sx > sy ? -1 : 0;
 }
 
-static void rows_of(struct store *st, const char *family, uint64_t now,
+static void rows_of(struct store *st, enum family_id family, uint64_t now,
 		    const struct view_opts *o, struct rows *r)
 {
-	struct family *f = store__find_family(st, family);
+	struct family *f = families__lookup(st, family);
 
 	memset(r, 0, sizeof(*r));
 	r->now = now;
@@ -150,30 +149,30 @@ static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct vi
 	unsigned int nsusp = 0, shown = 0;
 	size_t i;
 
-	rows_of(st, "alloc_target", now, o, &targets);
+	rows_of(st, FAM_ALLOC_TARGET, now, o, &targets);
 	if (!targets.n) {
 		free(targets.v);
 		return 0;
 	}
-	rows_of(st, "alloc_site", now, o, &sites);
-	rows_of(st, "alloc_stack", now, o, &stacks);
+	rows_of(st, FAM_ALLOC_SITE, now, o, &sites);
+	rows_of(st, FAM_ALLOC_STACK, now, o, &stacks);
 
 	fprintf(out, "ALLOCATIONS (libc allocator uprobes: outstanding heap by call site)\n");
 	fprintf(out, "%-16s %7s %-14s %10s %9s %9s  %s\n", "COMM", "PID", "INSTANCE", "CALLS/S",
 		"EST.CPU", "TRACKED", "STATE");
 	for (i = 0; i < targets.n; i++) {
 		struct series *se = targets.v[i].se;
-		int attached = series__gauge(se, T_ATTACHED) == 1;
+		int attached = series__gauge(se, TG_ATTACHED) == 1;
 
 		fprintf(out, "%-16s %7s %-14s %10.0f %8.1f%% %9.0f  %s%s (probe hit %.1fus)\n",
-			lbl(se, "comm"), lbl(se, "pid"), lbl(se, "instance"), series__gauge(se, T_RATE),
-			series__gauge(se, T_PCT), series__gauge(se, T_TRACKED),
-			attached ? "traced" : series__gauge(se, T_EXITED) == 1 ? "exited" : "ended",
-			series__gauge(se, T_AUTO) == 1 ? ", auto" : "", series__gauge(se, T_TRAP));
+			lbl(se, "comm"), lbl(se, "pid"), lbl(se, "instance"), series__gauge(se, TG_RATE),
+			series__gauge(se, TG_PCT), series__gauge(se, TG_TRACKED),
+			attached ? "traced" : series__gauge(se, TG_EXITED) == 1 ? "exited" : "ended",
+			series__gauge(se, TG_AUTO) == 1 ? ", auto" : "", series__gauge(se, TG_TRAP));
 	}
 
 	for (i = 0; i < sites.n; i++)
-		nsusp += series__gauge(sites.v[i].se, S_SUSPECT) == 1;
+		nsusp += series__gauge(sites.v[i].se, AS_SUSPECT) == 1;
 	if (nsusp) {
 		fprintf(out, "LEAK SUSPECTS (allocations older than the minimum age, still growing)\n");
 		fprintf(out, "%-16s %7s %10s %11s %10s %8s  %s\n", "COMM", "PID", "GROWTH/S",
@@ -183,13 +182,13 @@ static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct vi
 			struct row *top[STACKS_PER_SITE];
 			unsigned int k, n;
 
-			if (series__gauge(se, S_SUSPECT) != 1)
+			if (series__gauge(se, AS_SUSPECT) != 1)
 				continue;
 			fprintf(out, "%-16s %7s %10s %11s %10s %7.0fs  %s\n", lbl(se, "comm"),
-				lbl(se, "pid"), bytes_str(series__gauge(se, S_GROWTH), b1, sizeof(b1)),
-				bytes_str(series__gauge(se, S_BYTES), b2, sizeof(b2)),
-				bytes_str(series__gauge(se, S_OLD), b3, sizeof(b3)),
-				series__gauge(se, S_OLDEST), lbl(se, "site"));
+				lbl(se, "pid"), bytes_str(series__gauge(se, AS_GROWTH), b1, sizeof(b1)),
+				bytes_str(series__gauge(se, AS_BYTES), b2, sizeof(b2)),
+				bytes_str(series__gauge(se, AS_OLD_BYTES), b3, sizeof(b3)),
+				series__gauge(se, AS_OLDEST_S), lbl(se, "site"));
 			n = stacks_of(&stacks, se, top, STACKS_PER_SITE);
 			for (k = 0; k < n; k++)
 				print_stack(out, lbl(top[k]->se, "stack"), top[k]->bytes);
@@ -203,14 +202,14 @@ static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct vi
 		struct view_stats *vs = &sites.v[i].vs;
 		double secs = vs->seconds > 0 ? vs->seconds : 1;
 
-		if (sites.v[i].bytes <= 0 && !vs->counters[0])
+		if (sites.v[i].bytes <= 0 && !vs->counters[AS_ALLOCS])
 			continue;
 		shown++;
 		fprintf(out, "%-16s %7s %11s %9.0f %9.0f %9.0f %10s  %s%s\n", lbl(se, "comm"),
 			lbl(se, "pid"), bytes_str(sites.v[i].bytes, b1, sizeof(b1)),
-			series__gauge(se, S_COUNT), vs->counters[0] / secs, vs->counters[1] / secs,
-			bytes_str(series__gauge(se, S_GROWTH), b2, sizeof(b2)), lbl(se, "site"),
-			series__gauge(se, S_SUSPECT) == 1 ? "  [suspect]" : "");
+			series__gauge(se, AS_COUNT), vs->counters[AS_ALLOCS] / secs, vs->counters[AS_FREES] / secs,
+			bytes_str(series__gauge(se, AS_GROWTH), b2, sizeof(b2)), lbl(se, "site"),
+			series__gauge(se, AS_SUSPECT) == 1 ? "  [suspect]" : "");
 	}
 	if (!shown)
 		fprintf(out, "(no outstanding allocations seen yet)\n");
@@ -233,14 +232,14 @@ static cJSON *site_json(const struct row *r, const struct rows *stacks)
 	cJSON_AddStringToObject(e, "comm", lbl(se, "comm"));
 	cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
 	cJSON_AddStringToObject(e, "site", lbl(se, "site"));
-	cJSON_AddNumberToObject(e, "bytes", series__gauge(se, S_BYTES));
-	cJSON_AddNumberToObject(e, "count", series__gauge(se, S_COUNT));
-	cJSON_AddNumberToObject(e, "old_bytes", series__gauge(se, S_OLD));
-	cJSON_AddNumberToObject(e, "oldest_s", series__gauge(se, S_OLDEST));
-	cJSON_AddNumberToObject(e, "growth_bps", series__gauge(se, S_GROWTH));
-	cJSON_AddBoolToObject(e, "suspect", series__gauge(se, S_SUSPECT) == 1);
-	cJSON_AddNumberToObject(e, "allocs", (double)r->vs.counters[0]);
-	cJSON_AddNumberToObject(e, "frees", (double)r->vs.counters[1]);
+	cJSON_AddNumberToObject(e, "bytes", series__gauge(se, AS_BYTES));
+	cJSON_AddNumberToObject(e, "count", series__gauge(se, AS_COUNT));
+	cJSON_AddNumberToObject(e, "old_bytes", series__gauge(se, AS_OLD_BYTES));
+	cJSON_AddNumberToObject(e, "oldest_s", series__gauge(se, AS_OLDEST_S));
+	cJSON_AddNumberToObject(e, "growth_bps", series__gauge(se, AS_GROWTH));
+	cJSON_AddBoolToObject(e, "suspect", series__gauge(se, AS_SUSPECT) == 1);
+	cJSON_AddNumberToObject(e, "allocs", (double)r->vs.counters[AS_ALLOCS]);
+	cJSON_AddNumberToObject(e, "frees", (double)r->vs.counters[AS_FREES]);
 	arr = cJSON_AddArrayToObject(e, "stacks");
 	n = stacks_of(stacks, se, top, STACKS_PER_SITE);
 	for (k = 0; arr && k < n; k++) {
@@ -250,7 +249,7 @@ static cJSON *site_json(const struct row *r, const struct rows *stacks)
 		if (!s)
 			break;
 		cJSON_AddNumberToObject(s, "bytes", top[k]->bytes);
-		cJSON_AddNumberToObject(s, "sampled", series__gauge(top[k]->se, 1));
+		cJSON_AddNumberToObject(s, "sampled", series__gauge(top[k]->se, AK_SAMPLED));
 		frames = cJSON_AddArrayToObject(s, "frames");
 		while (frames && *p) {
 			const char *end = strchr(p, ';');
@@ -277,7 +276,7 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 	unsigned int nsites = 0;
 	size_t i;
 
-	rows_of(st, "alloc_target", now, o, &targets);
+	rows_of(st, FAM_ALLOC_TARGET, now, o, &targets);
 	if (!targets.n) {
 		free(targets.v);
 		return;
@@ -287,8 +286,8 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 		free(targets.v);
 		return;
 	}
-	rows_of(st, "alloc_site", now, o, &sites);
-	rows_of(st, "alloc_stack", now, o, &stacks);
+	rows_of(st, FAM_ALLOC_SITE, now, o, &sites);
+	rows_of(st, FAM_ALLOC_STACK, now, o, &stacks);
 	tarr = cJSON_AddArrayToObject(root, "targets");
 	for (i = 0; tarr && i < targets.n; i++) {
 		struct series *se = targets.v[i].se;
@@ -301,26 +300,26 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 		cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
 		cJSON_AddStringToObject(e, "libc", lbl(se, "libc"));
 		cJSON_AddStringToObject(e, "probes", lbl(se, "probes"));
-		cJSON_AddBoolToObject(e, "attached", series__gauge(se, T_ATTACHED) == 1);
-		cJSON_AddBoolToObject(e, "exited", series__gauge(se, T_EXITED) == 1);
-		cJSON_AddBoolToObject(e, "auto", series__gauge(se, T_AUTO) == 1);
-		cJSON_AddNumberToObject(e, "calls_per_s", series__gauge(se, T_RATE));
-		cJSON_AddNumberToObject(e, "est_cpu_pct", series__gauge(se, T_PCT));
-		cJSON_AddNumberToObject(e, "trap_us", series__gauge(se, T_TRAP));
-		cJSON_AddNumberToObject(e, "tracked", series__gauge(se, T_TRACKED));
-		cJSON_AddNumberToObject(e, "calls", (double)targets.v[i].vs.counters[0]);
-		cJSON_AddNumberToObject(e, "frees", (double)targets.v[i].vs.counters[1]);
+		cJSON_AddBoolToObject(e, "attached", series__gauge(se, TG_ATTACHED) == 1);
+		cJSON_AddBoolToObject(e, "exited", series__gauge(se, TG_EXITED) == 1);
+		cJSON_AddBoolToObject(e, "auto", series__gauge(se, TG_AUTO) == 1);
+		cJSON_AddNumberToObject(e, "calls_per_s", series__gauge(se, TG_RATE));
+		cJSON_AddNumberToObject(e, "est_cpu_pct", series__gauge(se, TG_PCT));
+		cJSON_AddNumberToObject(e, "trap_us", series__gauge(se, TG_TRAP));
+		cJSON_AddNumberToObject(e, "tracked", series__gauge(se, TG_TRACKED));
+		cJSON_AddNumberToObject(e, "calls", (double)targets.v[i].vs.counters[AT_CALLS]);
+		cJSON_AddNumberToObject(e, "frees", (double)targets.v[i].vs.counters[AT_FREES]);
 		cJSON_AddItemToArray(tarr, e);
 	}
 	sarr = cJSON_AddArrayToObject(root, "suspects");
 	sites_arr = cJSON_AddArrayToObject(root, "sites");
 	for (i = 0; i < sites.n; i++) {
 		const struct row *r = &sites.v[i];
-		int suspect = series__gauge(r->se, S_SUSPECT) == 1;
+		int suspect = series__gauge(r->se, AS_SUSPECT) == 1;
 
 		if (suspect && sarr)
 			cJSON_AddItemToArray(sarr, site_json(r, &stacks));
-		if (sites_arr && nsites < JSON_MAX_SITES && (r->bytes > 0 || r->vs.counters[0])) {
+		if (sites_arr && nsites < JSON_MAX_SITES && (r->bytes > 0 || r->vs.counters[AS_ALLOCS])) {
 			cJSON_AddItemToArray(sites_arr, site_json(r, &stacks));
 			nsites++;
 		}

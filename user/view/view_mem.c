@@ -16,17 +16,13 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "out/view.h"
+#include "view/view.h"
 #include "core/store.h"
 
 #define TEXT_STACKS	5
 #define JSON_STACKS	10
 #define TEXT_FRAMES	8
 
-/* mem_growth gauges */
-enum { G_RSS, G_RSS_ANON, G_HEAP, G_ANON, G_RATE, G_FIT, G_SUSPECT, G_ALIVE };
-/* mem_leak gauges */
-enum { L_RATE, L_OUTSTANDING, L_GROWTH_S, L_SUSPECT, L_TIER2, L_SAMPLED, L_FIT, L_RSS };
 
 struct mrow {
 	struct series *se;
@@ -45,11 +41,11 @@ struct mrows {
 static int add_row(struct series *se, void *arg)
 {
 	struct mrows *r = arg;
-	struct mrow row = { .se = se, .rate = series__gauge(se, G_RATE) };
+	struct mrow row = { .se = se, .rate = series__gauge(se, MG_RATE) };
 
 	if (!series__label(se, "pid"))
 		return 0;	/* the overflow series carries no process */
-	row.alive = series__gauge(se, G_ALIVE) > 0;
+	row.alive = series__gauge(se, MG_ALIVE) > 0;
 	if (!r->o->summary && !row.alive)
 		return 0;	/* live: running processes only */
 	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
@@ -61,13 +57,13 @@ static int add_row(struct series *se, void *arg)
 static int by_rate(const void *a, const void *b)
 {
 	const struct mrow *x = a, *y = b;
-	double sx = series__gauge(x->se, G_SUSPECT), sy = series__gauge(y->se, G_SUSPECT);
+	double sx = series__gauge(x->se, MG_SUSPECT), sy = series__gauge(y->se, MG_SUSPECT);
 
 	if (sx != sy)
 		return sx < sy ? 1 : -1;	/* suspects first */
 	if (x->rate != y->rate)
 		return x->rate < y->rate ? 1 : -1;
-	return series__gauge(x->se, G_RSS) < series__gauge(y->se, G_RSS) ? 1 : -1;
+	return series__gauge(x->se, MG_RSS) < series__gauge(y->se, MG_RSS) ? 1 : -1;
 }
 
 struct leak_match {
@@ -90,8 +86,8 @@ static int match_leak(struct series *se, void *arg)
 static int collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
 			struct mrows *r)
 {
-	struct family *f = store__find_family(st, "mem_growth");
-	struct family *lf = store__find_family(st, "mem_leak");
+	struct family *f = families__lookup(st, FAM_MEM_GROWTH);
+	struct family *lf = families__lookup(st, FAM_MEM_LEAK);
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
@@ -139,11 +135,11 @@ static int match_stack(struct series *se, void *arg)
 
 	if (!pid || !start || strcmp(pid, m->pid) || strcmp(start, m->start))
 		return 0;
-	if (view__stats(se, m->now, m->o, &vs) || !vs.counters[0])
+	if (view__stats(se, m->now, m->o, &vs) || !vs.counters[MS_BYTES])
 		return 0;
 	if (view__reserve(&m->v, &m->cap, m->n, sizeof(*m->v)))
 		return 1;
-	m->v[m->n++] = (struct srow){ se, vs.counters[0], vs.counters[1] };
+	m->v[m->n++] = (struct srow){ se, vs.counters[MS_BYTES], vs.counters[MS_SAMPLES] };
 	return 0;
 }
 
@@ -157,7 +153,7 @@ static int by_bytes(const void *a, const void *b)
 static size_t stacks_of(struct store *st, struct series *leak, uint64_t now,
 			const struct view_opts *o, struct srow **out)
 {
-	struct family *f = store__find_family(st, "mem_stack");
+	struct family *f = families__lookup(st, FAM_MEM_STACK);
 	struct stack_match m = {
 		.pid = series__label(leak, "pid"), .start = series__label(leak, "start"),
 		.now = now, .o = o,
@@ -231,20 +227,20 @@ static int mem_text(FILE *out, struct store *st, uint64_t now, const struct view
 		struct mrow *row = &r.v[i];
 		struct srow *stacks = NULL;
 		size_t ns;
-		int suspect = series__gauge(row->se, G_SUSPECT) > 0;
+		int suspect = series__gauge(row->se, MG_SUSPECT) > 0;
 
 		fprintf(out, "%-16s %7s %9s %9s %9s %9s %9s/s %5.2f %-7s",
 			series__label(row->se, "comm"), series__label(row->se, "pid"),
-			bytes_str(series__gauge(row->se, G_RSS), a, sizeof(a)),
-			bytes_str(series__gauge(row->se, G_RSS_ANON), b, sizeof(b)),
-			bytes_str(series__gauge(row->se, G_HEAP), c, sizeof(c)),
-			bytes_str(series__gauge(row->se, G_ANON), d, sizeof(d)),
-			bytes_str(row->rate, e, sizeof(e)), series__gauge(row->se, G_FIT),
+			bytes_str(series__gauge(row->se, MG_RSS), a, sizeof(a)),
+			bytes_str(series__gauge(row->se, MG_RSS_ANON), b, sizeof(b)),
+			bytes_str(series__gauge(row->se, MG_HEAP), c, sizeof(c)),
+			bytes_str(series__gauge(row->se, MG_ANON), d, sizeof(d)),
+			bytes_str(row->rate, e, sizeof(e)), series__gauge(row->se, MG_FIT),
 			!row->alive ? "exited" : suspect ? "YES" : "no");
 		if (suspect && row->leak)
 			fprintf(out, " %s in %.0fs",
-				bytes_str(series__gauge(row->leak, L_OUTSTANDING), g, sizeof(g)),
-				series__gauge(row->leak, L_GROWTH_S));
+				bytes_str(series__gauge(row->leak, ML_OUTSTANDING), g, sizeof(g)),
+				series__gauge(row->leak, ML_GROWTH_S));
 		fputc('\n', out);
 		if (!row->leak)
 			continue;
@@ -252,7 +248,7 @@ static int mem_text(FILE *out, struct store *st, uint64_t now, const struct view
 		if (ns)
 			fprintf(out, "    where it grows (tier 2, %s sampled): BYTES KIND SAMPLES "
 				"STACK (innermost first)\n",
-				bytes_str(series__gauge(row->leak, L_SAMPLED), a, sizeof(a)));
+				bytes_str(series__gauge(row->leak, ML_SAMPLED), a, sizeof(a)));
 		for (k = 0; k < ns && k < TEXT_STACKS; k++)
 			print_stack(out, &stacks[k]);
 		free(stacks);
@@ -292,12 +288,12 @@ static void leak_json(cJSON *e, struct store *st, struct series *leak, uint64_t 
 	if (!l)
 		return;
 	cJSON_AddStringToObject(l, "start", series__label(leak, "start"));
-	cJSON_AddNumberToObject(l, "growth_bytes_per_s", series__gauge(leak, L_RATE));
-	cJSON_AddNumberToObject(l, "outstanding_bytes", series__gauge(leak, L_OUTSTANDING));
-	cJSON_AddNumberToObject(l, "growth_s", series__gauge(leak, L_GROWTH_S));
-	cJSON_AddBoolToObject(l, "suspect", series__gauge(leak, L_SUSPECT) > 0);
-	cJSON_AddBoolToObject(l, "tier2", series__gauge(leak, L_TIER2) > 0);
-	cJSON_AddNumberToObject(l, "sampled_bytes", series__gauge(leak, L_SAMPLED));
+	cJSON_AddNumberToObject(l, "growth_bytes_per_s", series__gauge(leak, ML_RATE));
+	cJSON_AddNumberToObject(l, "outstanding_bytes", series__gauge(leak, ML_OUTSTANDING));
+	cJSON_AddNumberToObject(l, "growth_s", series__gauge(leak, ML_GROWTH_S));
+	cJSON_AddBoolToObject(l, "suspect", series__gauge(leak, ML_SUSPECT) > 0);
+	cJSON_AddBoolToObject(l, "tier2", series__gauge(leak, ML_TIER2) > 0);
+	cJSON_AddNumberToObject(l, "sampled_bytes", series__gauge(leak, ML_SAMPLED));
 	arr = cJSON_AddArrayToObject(l, "stacks");
 	ns = stacks_of(st, leak, now, o, &stacks);
 	for (k = 0; arr && k < ns && k < JSON_STACKS; k++) {
@@ -334,15 +330,15 @@ static void mem_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 		cJSON_AddStringToObject(e, "pid", series__label(row->se, "pid"));
 		cJSON_AddStringToObject(e, "comm", series__label(row->se, "comm"));
 		cJSON_AddBoolToObject(e, "alive", row->alive);
-		cJSON_AddNumberToObject(e, "rss_bytes", series__gauge(row->se, G_RSS));
-		cJSON_AddNumberToObject(e, "rss_anon_bytes", series__gauge(row->se, G_RSS_ANON));
-		cJSON_AddNumberToObject(e, "heap_bytes", series__gauge(row->se, G_HEAP));
-		cJSON_AddNumberToObject(e, "anon_bytes", series__gauge(row->se, G_ANON));
+		cJSON_AddNumberToObject(e, "rss_bytes", series__gauge(row->se, MG_RSS));
+		cJSON_AddNumberToObject(e, "rss_anon_bytes", series__gauge(row->se, MG_RSS_ANON));
+		cJSON_AddNumberToObject(e, "heap_bytes", series__gauge(row->se, MG_HEAP));
+		cJSON_AddNumberToObject(e, "anon_bytes", series__gauge(row->se, MG_ANON));
 		cJSON_AddNumberToObject(e, "growth_bytes_per_s", row->rate);
-		cJSON_AddNumberToObject(e, "fit", series__gauge(row->se, G_FIT));
-		cJSON_AddBoolToObject(e, "suspect", series__gauge(row->se, G_SUSPECT) > 0);
+		cJSON_AddNumberToObject(e, "fit", series__gauge(row->se, MG_FIT));
+		cJSON_AddBoolToObject(e, "suspect", series__gauge(row->se, MG_SUSPECT) > 0);
 		cJSON_AddNumberToObject(e, "outstanding_bytes",
-					row->leak ? series__gauge(row->leak, L_OUTSTANDING) : 0);
+					row->leak ? series__gauge(row->leak, ML_OUTSTANDING) : 0);
 		if (row->leak)
 			leak_json(e, st, row->leak, now, o);
 		cJSON_AddItemToArray(arr, e);

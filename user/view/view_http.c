@@ -9,12 +9,10 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "out/view.h"
+#include "view/view.h"
 #include "core/hist.h"
 #include "core/store.h"
 #include "core/window.h"
-
-enum { HC_REQUESTS, HC_4XX, HC_5XX };
 
 /* Labels that make a row (status_class is merged away). */
 static const char *const server_keys[] = { "comm", "exe", "method", "route" };
@@ -125,7 +123,7 @@ static int add_series(struct series *se, void *arg)
 	struct hrows *r = arg;
 	struct window *w = series__window(se);
 	const char *cls = series__label(se, "status_class");
-	uint64_t c[3];
+	uint64_t c[HTTP_NCOUNTERS];
 	const struct hist *h;
 	struct hrow *row;
 	double secs;
@@ -133,7 +131,7 @@ static int add_series(struct series *se, void *arg)
 
 	if (r->o->summary) {
 		h = window__total_hist(w);
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < HTTP_NCOUNTERS; i++)
 			c[i] = window__total_counter(w, i);
 		secs = r->o->elapsed_ns / 1e9;
 	} else {
@@ -141,22 +139,22 @@ static int add_series(struct series *se, void *arg)
 
 		if (window__read(w, r->now, r->o->span_ns, r->tmp, &wr))
 			return 0;
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < HTTP_NCOUNTERS; i++)
 			c[i] = wr.counters[i];
 		secs = wr.covered_ns / 1e9;
 		h = r->tmp;
 	}
-	if (!c[HC_REQUESTS])
+	if (!c[HTTP_REQUESTS])
 		return 0;
 	row = row_for(r, se);
 	if (!row)
 		return 0;
 	hist__merge(row->h, h);
-	row->req += c[HC_REQUESTS];
-	row->e4 += c[HC_4XX];
-	row->e5 += c[HC_5XX];
+	row->req += c[HTTP_REQUESTS];
+	row->e4 += c[HTTP_ERRORS_4XX];
+	row->e5 += c[HTTP_ERRORS_5XX];
 	if (cls && cls[0] >= '1' && cls[0] <= '5')
-		row->by_class[cls[0] - '0'] += c[HC_REQUESTS];
+		row->by_class[cls[0] - '0'] += c[HTTP_REQUESTS];
 	if (secs > row->seconds)
 		row->seconds = secs;
 	return 0;
@@ -187,11 +185,11 @@ static void rows_free(struct hrows *r)
 	hist__free(r->tmp);
 }
 
-static size_t rows_collect(struct store *st, const char *family, const char *const *keys,
+static size_t rows_collect(struct store *st, enum family_id family, const char *const *keys,
 			   unsigned int nkeys, uint64_t now, const struct view_opts *o,
 			   struct hrows *r)
 {
-	struct family *f = store__find_family(st, family);
+	struct family *f = families__lookup(st, family);
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
@@ -257,10 +255,10 @@ static int stat_one(struct series *se, void *arg)
 	if (!what || view__stats(se, a->now, a->o, &vs))
 		return 0;
 	if (a->obj) {
-		cJSON_AddNumberToObject(a->obj, what, (double)vs.counters[0]);
-	} else if (vs.counters[0]) {
+		cJSON_AddNumberToObject(a->obj, what, (double)vs.counters[STATS_COUNT]);
+	} else if (vs.counters[STATS_COUNT]) {
 		fprintf(a->out, "%s%s %lu", a->n ? ", " : "HTTP capture: ", what,
-			(unsigned long)vs.counters[0]);
+			(unsigned long)vs.counters[STATS_COUNT]);
 		a->n++;
 	}
 	return 0;
@@ -268,7 +266,7 @@ static int stat_one(struct series *se, void *arg)
 
 static void stats(struct store *st, struct stat_arg *a)
 {
-	struct family *f = store__find_family(st, "http_stats");
+	struct family *f = families__lookup(st, FAM_HTTP_STATS);
 
 	if (f)
 		family__for_each(f, stat_one, a);
@@ -280,8 +278,8 @@ static int http_text(FILE *out, struct store *st, uint64_t now, const struct vie
 	struct stat_arg sa = { .out = out, .now = now, .o = o };
 	size_t i, ns, nc;
 
-	ns = rows_collect(st, "http_server", server_keys, 4, now, o, &sr);
-	nc = rows_collect(st, "http_client", client_keys, 5, now, o, &cr);
+	ns = rows_collect(st, FAM_HTTP_SERVER, server_keys, 4, now, o, &sr);
+	nc = rows_collect(st, FAM_HTTP_CLIENT, client_keys, 5, now, o, &cr);
 	if (ns) {
 		fprintf(out, "HTTP SERVER (slowest first by p95, top %u)\n", o->top);
 		fprintf(out, "%-15s %-7s %-34s %8s %8s %6s %6s %6s %9s %9s %9s\n", "SERVICE",
@@ -376,10 +374,10 @@ static void http_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 
 	if (!http)
 		return;
-	rows_collect(st, "http_server", server_keys, 4, now, o, &r);
+	rows_collect(st, FAM_HTTP_SERVER, server_keys, 4, now, o, &r);
 	cJSON_AddItemToObject(http, "server", rows_json(&r));
 	rows_free(&r);
-	rows_collect(st, "http_client", client_keys, 5, now, o, &r);
+	rows_collect(st, FAM_HTTP_CLIENT, client_keys, 5, now, o, &r);
 	cJSON_AddItemToObject(http, "client", rows_json(&r));
 	rows_free(&r);
 	sa.obj = cJSON_AddObjectToObject(http, "stats");
