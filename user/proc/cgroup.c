@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -250,10 +251,17 @@ int cgroup__parse_proc(const char *text, struct cgroup_attr *a)
 }
 
 struct cg_ent {
-	uint64_t id;		/* 0: empty (the kernel never gives a cgroup id 0) */
+	uint64_t id;		/* 0: empty (the kernel never gives a cgroup id 0); by_pid: 0 for by-pid lookups */
 	int pid;		/* by_pid only */
+	time_t at;		/* by_pid only: when it was read */
 	struct cgroup_attr attr;
 };
+
+/*
+ * A task is moved into its container's cgroup after it is forked (runc),
+ * so a pid read as in no container is read again after this long.
+ */
+#define PID_RECHECK_S	10
 
 struct cgroups {
 	unsigned int cap;
@@ -433,10 +441,67 @@ static void resolve_v2(struct cgroups *c, uint64_t id, int pid, struct cgroup_at
 	c->st.unresolved++;
 }
 
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+const struct cgroup_attr *cgroups__get_pid(struct cgroups *c, int pid)
+{
+	struct cgroup_attr t;
+	struct cg_ent *p;
+	char buf[8192];
+	int same;
+
+	c->st.lookups++;
+	if (pid <= 0)
+		return &c->none.attr;
+	p = &c->by_pid[(unsigned int)pid % c->cap];
+	same = p->pid == pid && p->id == 0;
+	if (same && mono_s() < p->at + PID_RECHECK_S) {
+		c->st.hits++;
+		return &p->attr;
+	}
+	if (p->pid && !same)
+		c->st.evicted++;
+	if (read_proc(c, pid, buf, sizeof(buf))) {
+		/* gone: what was read while it lived still holds (its last figures) */
+		if (same) {
+			p->at = mono_s();
+			return &p->attr;
+		}
+		c->st.unresolved++;
+		p->pid = 0;
+		return &c->none.attr;
+	}
+	c->st.resolved++;
+	c->st.by_proc++;
+	cgroup__parse_proc(buf, &t);
+	if (!c->v1 && t.from_v1) {
+		/* v1 lines are not to be read on this host */
+		t.container_id[0] = 0;
+		t.pod_uid[0] = 0;
+		t.runtime = CGROUP_RT_NONE;
+		t.from_v1 = 0;
+	}
+	if (t.from_v1)
+		c->st.v1++;
+	p->pid = pid;
+	p->id = 0;
+	p->at = mono_s();
+	p->attr = t;
+	return &p->attr;
+}
+
 const struct cgroup_attr *cgroups__get(struct cgroups *c, uint64_t id, int pid)
 {
 	struct cg_ent *e, *p;
+	struct cgroup_attr t;
 	char buf[8192];
+	int same;
 
 	c->st.lookups++;
 	if (!id)
@@ -455,23 +520,30 @@ const struct cgroup_attr *cgroups__get(struct cgroups *c, uint64_t id, int pid)
 
 	/* hybrid host, nothing in v2: the task's v1 hierarchies may name its container */
 	p = &c->by_pid[(unsigned int)pid % c->cap];
-	if (p->pid == pid && p->id == id)
+	same = p->pid == pid && p->id == id;
+	if (same && mono_s() < p->at + PID_RECHECK_S)
 		return &p->attr;
-	if (p->pid)
+	if (p->pid && !same)
 		c->st.evicted++;
+	if (read_proc(c, pid, buf, sizeof(buf))) {
+		/* gone: keep what was read while it lived */
+		if (same) {
+			p->at = mono_s();
+			return &p->attr;
+		}
+		p->pid = 0;
+		return &e->attr;
+	}
 	p->pid = pid;
 	p->id = id;
+	p->at = mono_s();
 	memcpy(&p->attr, &e->attr, sizeof(e->attr));
-	if (read_proc(c, pid, buf, sizeof(buf)) == 0) {
-		struct cgroup_attr t;
-
-		if (cgroup__parse_proc(buf, &t) == 0 && t.from_v1 && t.container_id[0]) {
-			memcpy(p->attr.container_id, t.container_id, sizeof(t.container_id));
-			memcpy(p->attr.pod_uid, t.pod_uid, sizeof(t.pod_uid));
-			p->attr.runtime = t.runtime;
-			p->attr.from_v1 = 1;
-			c->st.v1++;
-		}
+	if (cgroup__parse_proc(buf, &t) == 0 && t.from_v1 && t.container_id[0]) {
+		memcpy(p->attr.container_id, t.container_id, sizeof(t.container_id));
+		memcpy(p->attr.pod_uid, t.pod_uid, sizeof(t.pod_uid));
+		p->attr.runtime = t.runtime;
+		p->attr.from_v1 = 1;
+		c->st.v1++;
 	}
 	return &p->attr;
 }

@@ -105,7 +105,15 @@ void cgroups__free(struct cgroups *c);
  * gives an attr with empty strings. Valid until the next call.
  */
 const struct cgroup_attr *cgroups__get(struct cgroups *c, uint64_t id, int pid);
-/* Drop a pid's v1 answers: the pid may be reused by another container. */
+/*
+ * Attribution of a process by pid alone (its /proc/PID/cgroup, v2 line then
+ * v1 lines), for signals that aggregate by pid in the kernel. Cached by
+ * pid and read again after 10 s (a task joins its container's cgroup
+ * after it is forked; a pid may be reused), unless the process is gone:
+ * then the last answer stands, for its last figures. Never NULL.
+ */
+const struct cgroup_attr *cgroups__get_pid(struct cgroups *c, int pid);
+/* Drop a pid's answers now (they are read again at most 10 s later anyway). */
 void cgroups__forget_pid(struct cgroups *c, int pid);
 void cgroups__stats(const struct cgroups *c, struct cgroups_stats *st);
 

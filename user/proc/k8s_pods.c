@@ -28,6 +28,7 @@ struct k8s_pods {
 	pthread_cond_t wake;
 	struct k8s_pod *pods;	/* sorted by uid */
 	unsigned int npods;
+	uint64_t generation;	/* bumped when a refresh changes the table */
 	struct k8s_pods_stats st;
 	int want_refresh;	/* a lookup missed */
 	int stop;
@@ -347,6 +348,8 @@ count:
 	p->st.last_status = (int)status;
 	switch (err) {
 	case 0:
+		if (p->npods != (unsigned int)n || (n && memcmp(p->pods, t, n * sizeof(*t))))
+			p->generation++;
 		old = p->pods;
 		p->pods = t;
 		p->npods = (unsigned int)n;
@@ -454,6 +457,16 @@ int k8s_pods__lookup(struct k8s_pods *p, const char *uid, struct k8s_pod *out)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return hit ? 0 : -ENOENT;
+}
+
+uint64_t k8s_pods__generation(struct k8s_pods *p)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&p->lock);
+	g = p->generation;
+	pthread_mutex_unlock(&p->lock);
+	return g;
 }
 
 const char *k8s_pods__node(const struct k8s_pods *p)

@@ -87,6 +87,8 @@ int k8s_pods__start(struct k8s_pods *p);
 
 /* Copy the pod with this uid (or static pod hash) into out. 0 or -ENOENT. */
 int k8s_pods__lookup(struct k8s_pods *p, const char *uid, struct k8s_pod *out);
+/* Changes whenever a refresh changes the table: series cached with older names are stale. */
+uint64_t k8s_pods__generation(struct k8s_pods *p);
 const char *k8s_pods__node(const struct k8s_pods *p);
 const char *k8s_pods__url(const struct k8s_pods *p);
 void k8s_pods__stats(struct k8s_pods *p, struct k8s_pods_stats *st);
