@@ -201,6 +201,33 @@ test-unit: $(UNIT_BINS)
 		if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); fi; \
 	done; echo "unit-binaries: $$pass passed, $$fail failed"; [ $$fail -eq 0 ] && [ $$pass -gt 0 ]
 
+# Install for a systemd host: make install [PREFIX=/usr/local] [DESTDIR=staging]
+# The unit's paths follow PREFIX and SYSCONFDIR; an existing config is kept.
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+DOCDIR	?= $(PREFIX)/share/doc/probe
+
+.PHONY: install uninstall
+install: probe
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 probe $(DESTDIR)$(BINDIR)/probe
+	$(Q)install -d $(DESTDIR)$(UNITDIR)
+	$(Q)sed -e 's|/usr/local/bin/|$(BINDIR)/|' -e 's|/usr/local/share/doc/probe/|$(DOCDIR)/|' \
+		-e 's|/etc/probe/|$(SYSCONFDIR)/probe/|' deploy/systemd/probe.service \
+		> $(DESTDIR)$(UNITDIR)/probe.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/probe.service
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/probe/config.json ] || \
+		install -D -m 0644 deploy/config.json $(DESTDIR)$(SYSCONFDIR)/probe/config.json
+	$(Q)install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+
+# The config is left in place: it may hold local changes.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/probe $(DESTDIR)$(UNITDIR)/probe.service
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
+
 clean:
 	$(call msg,CLEAN,build build-san probe)
 	$(Q)rm -rf build build-san probe

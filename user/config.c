@@ -14,6 +14,11 @@ const char config__default_json[] =
 "{\n"
 "  \"interval_s\": 2,\n"
 "  \"top\": 15,\n"
+"  \"attribution\": {\n"
+"    \"k8s\": \"auto\",\n"
+"    \"k8s_refresh_s\": 30,\n"
+"    \"k8s_timeout_ms\": 5000\n"
+"  },\n"
 "  \"store\": {\n"
 "    \"slot_s\": 10,\n"
 "    \"slots\": 30,\n"
@@ -128,6 +133,10 @@ static const char *const tier2_choices[] = { "auto", "suspects", "off", NULL };
 static const struct field fields[] = {
 	{ "interval_s", F_DOUBLE, OFF(interval_s), 0.1, 3600, NULL },
 	{ "top", F_UINT, OFF(top), 1, 1000, NULL },
+	/* pod names: auto = in a cluster (see proc/attrib.h) */
+	{ "attribution.k8s", F_TRI, OFF(attribution.k8s), 0, 0, NULL },
+	{ "attribution.k8s_refresh_s", F_UINT, OFF(attribution.k8s_refresh_s), 5, 3600, NULL },
+	{ "attribution.k8s_timeout_ms", F_UINT, OFF(attribution.k8s_timeout_ms), 100, 60000, NULL },
 	{ "store.slot_s", F_UINT, OFF(store.slot_s), 1, 3600, NULL },
 	{ "store.slots", F_UINT, OFF(store.slots), 1, 1440, NULL },
 	{ "store.max_series", F_UINT, OFF(store.max_series), 1, 1000000, NULL },

@@ -40,6 +40,11 @@ struct probe_config {
 	double interval_s;		/* live refresh */
 	unsigned int top;		/* rows per table in the live view */
 	struct {
+		int k8s;			/* enum cfg_tri: pod names; auto = in a cluster */
+		unsigned int k8s_refresh_s;	/* pod list refresh */
+		unsigned int k8s_timeout_ms;	/* pod list request, whole */
+	} attribution;
+	struct {
 		unsigned int slot_s;
 		unsigned int slots;
 		unsigned int max_series;	/* per family */

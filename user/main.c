@@ -25,6 +25,7 @@
 #include "loader/signals.h"
 #include "view/view.h"
 #include "proc/names.h"
+#include "proc/attrib.h"
 
 #define TICK_NS		100000000ULL	/* ring-buffer drain */
 #define COLLECT_NS	1000000000ULL	/* map reads */
@@ -184,6 +185,16 @@ int main(int argc, char **argv)
 	so.nslots = cfg.store.slots;
 	r.store = store__new(&so);
 	ctx.names = names__new(4096);
+	if (!cli.check) {
+		struct attrib_opts ao = { cfg.attribution.k8s, cfg.attribution.k8s_refresh_s,
+					  cfg.attribution.k8s_timeout_ms };
+
+		ctx.attrib = attrib__new(&ao);
+		if (!ctx.attrib) {
+			fprintf(stderr, "probe: start-up: %s\n", strerror(errno));
+			goto cleanup;
+		}
+	}
 	ctx.loop = loop__new(TICK_NS);
 	if (!r.store || !ctx.names || !ctx.loop) {
 		fprintf(stderr, "probe: start-up: %s\n", strerror(errno));
@@ -252,6 +263,7 @@ int main(int argc, char **argv)
 	loop__drain(ctx.loop);
 	signals__collect(r.sigs, loop__now_ns());
 	render(&r, loop__now_ns(), 1);
+	attrib__print(ctx.attrib, stderr);
 	ret = PROBE_EXIT_OK;
 
 cleanup:
@@ -259,6 +271,7 @@ cleanup:
 	signals__stop(r.sigs);
 	loop__free(ctx.loop);
 	names__free(ctx.names);
+	attrib__free(ctx.attrib);
 	store__free(r.store);
 	return ret;
 }

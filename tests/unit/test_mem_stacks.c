@@ -279,7 +279,7 @@ static void test_profile_restores_uretprobe_slots(void **state)
 	/* the same stack three times: one series, three samples, all bytes */
 	for (i = 0; i < 3; i++)
 		assert_int_equal(mem_stacks__add(m, sym, &sample, 1), 0);
-	mem_stacks__flush(m, f, "tester", 1000);
+	mem_stacks__flush(m, f, "tester", NULL, 1000);
 	family__for_each(f, collect, &fd);
 	assert_int_equal(fd.stacks, 1);
 	assert_true(fd.bytes == 3 * 65536 && fd.samples == 3);
@@ -292,7 +292,7 @@ static void test_profile_restores_uretprobe_slots(void **state)
 	assert_non_null(strstr(fd.label, ";grows_outer+0x"));
 	assert_non_null(strstr(fd.label, ";test_profile_restores_uretprobe_slots+0x"));
 	/* flushed: a second flush writes nothing new */
-	mem_stacks__flush(m, f, "tester", 2000);
+	mem_stacks__flush(m, f, "tester", NULL, 2000);
 	memset(&fd, 0, sizeof(fd));
 	family__for_each(f, collect, &fd);
 	assert_true(fd.bytes == 3 * 65536);
@@ -302,7 +302,7 @@ static void test_profile_restores_uretprobe_slots(void **state)
 	mem_stacks__free(m);
 	m = mem_stacks__new(getpid(), sym_start_time(getpid()));
 	assert_int_equal(mem_stacks__add(m, sym, &sample, 1), 0);
-	mem_stacks__flush(m, f, "tester", 3000);
+	mem_stacks__flush(m, f, "tester", NULL, 3000);
 	assert_int_equal(family__size(f), 2);
 
 	/* a bad kind is refused */
@@ -334,7 +334,7 @@ static void test_profile_is_bounded(void **state)
 		sample.regs[PROBE_MEM_REG_BP] = 0;
 		assert_int_equal(mem_stacks__add(m, NULL, &sample, 1), 0);
 	}
-	mem_stacks__flush(m, f, "tester", 1000);
+	mem_stacks__flush(m, f, "tester", NULL, 1000);
 	family__for_each(f, collect, &fd);
 	/* MEM_STACKS_MAX stacks and one "[other stacks]": no byte lost */
 	assert_int_equal(fd.stacks, MEM_STACKS_MAX + 1);

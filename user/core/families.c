@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/families.h"
+#include "proc/attrib.h"
 
 #define L(k, a)		{ .key = (k), .attr = (a) }
 #define L_HP(k, a, p)	{ .key = (k), .attr = (a), .attr_port = (p), .flags = LABEL_HOSTPORT }
@@ -18,6 +19,13 @@
 #define L_PID		L("pid", "process.pid")
 #define L_COMM		L("comm", "process.executable.name")
 #define L_START		L("start", "process.start_time")
+/*
+ * Where the process runs (proc/attrib.h), last in every per-process
+ * family; "" when not in a container or not in Kubernetes.
+ */
+#define L_ATTRIB	L("container_id", "container.id"), L("k8s_pod_name", "k8s.pod.name"), \
+			L("k8s_namespace_name", "k8s.namespace.name"), \
+			L("k8s_node_name", "k8s.node.name")
 
 static const struct family_desc table[FAM_MAX] = {
 	[FAM_PROBE_SIGNAL] = {
@@ -44,8 +52,8 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "syscall",
 		.help = "syscalls per process: calls, errors, latency",
 		.max_series = 20000,
-		.nlabels = 3,
-		.labels = { L_PID, L_COMM, L("syscall", "syscall") },
+		.nlabels = 3 + ATTRIB_NLABELS,
+		.labels = { L_PID, L_COMM, L("syscall", "syscall"), L_ATTRIB },
 		.ncounters = SYSCALL_NCOUNTERS,
 		.counters = {
 			[SYSCALL_CALLS] = { "calls", "{call}", "syscalls made",
@@ -61,8 +69,8 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "syscall_errno",
 		.help = "failed syscalls per process by errno",
 		.max_series = 4096,
-		.nlabels = 4,
-		.labels = { L_PID, L_COMM, L("syscall", "syscall"), L("errno", "error.type") },
+		.nlabels = 4 + ATTRIB_NLABELS,
+		.labels = { L_PID, L_COMM, L("syscall", "syscall"), L("errno", "error.type"), L_ATTRIB },
 		.ncounters = SYSCALL_ERRNO_NCOUNTERS,
 		.counters = {
 			[SYSCALL_ERRNO_CALLS] = { "calls", "{call}", "failed syscalls by errno",
@@ -74,10 +82,10 @@ static const struct family_desc table[FAM_MAX] = {
 		.help = "HTTP requests served per service, method, route and status class",
 		/* the cap comes from the config (store.max_series) */
 		.max_series = 5000,
-		.nlabels = 5,
+		.nlabels = 5 + ATTRIB_NLABELS,
 		.labels = { L("comm", "service.name"), L("exe", "process.executable.name"),
 			    L("method", "http.request.method"), L("route", "http.route"),
-			    L("status_class", "http.response.status_code") },
+			    L("status_class", "http.response.status_code"), L_ATTRIB },
 		.ncounters = HTTP_NCOUNTERS,
 		/* requests and errors are the histogram's count by status */
 		.counters = {
@@ -93,12 +101,12 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "http_client",
 		.help = "HTTP requests made per process, host, peer, method and status class",
 		.max_series = 5000,
-		.nlabels = 6,
+		.nlabels = 6 + ATTRIB_NLABELS,
 		.labels = { L("comm", "service.name"), L("exe", "process.executable.name"),
 			    L("host", "server.address"),
 			    L_HP("peer", "network.peer.address", "network.peer.port"),
 			    L("method", "http.request.method"),
-			    L("status_class", "http.response.status_code") },
+			    L("status_class", "http.response.status_code"), L_ATTRIB },
 		.ncounters = HTTP_NCOUNTERS,
 		.counters = {
 			[HTTP_REQUESTS] = { "requests", "{request}", "requests made" },
@@ -126,9 +134,9 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "tcp_connect",
 		.help = "outbound TCP connects per process and destination: outcome, duration",
 		.max_series = 5000,
-		.nlabels = 4,
+		.nlabels = 4 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_COMM, L_HP("dest", "server.address", "server.port"),
-			    L("kind", "network.protocol.name") },
+			    L("kind", "network.protocol.name"), L_ATTRIB },
 		.ncounters = CC_MAX,
 		.counters = {
 			[CC_ATTEMPTS] = { "attempts", "{connect}", "outbound TCP connects begun",
@@ -157,9 +165,9 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "tcp_connect_errno",
 		.help = "failed outbound TCP connects per process, destination and errno",
 		.max_series = 2000,
-		.nlabels = 5,
+		.nlabels = 5 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_COMM, L_HP("dest", "server.address", "server.port"),
-			    L("kind", "network.protocol.name"), L("errno", "errno") },
+			    L("kind", "network.protocol.name"), L("errno", "errno"), L_ATTRIB },
 		.ncounters = CE_NCOUNTERS,
 		.counters = {
 			[CE_CONNECTS] = { "connects", "{connect}", "failed outbound TCP connects by errno",
@@ -171,9 +179,9 @@ static const struct family_desc table[FAM_MAX] = {
 		.help = "outbound TCP connections per process and destination: open now, "
 			"highest seen, lifetime, resets, retransmits",
 		.max_series = 5000,
-		.nlabels = 4,
+		.nlabels = 4 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_COMM, L_HP("dest", "server.address", "server.port"),
-			    L("kind", "network.protocol.name") },
+			    L("kind", "network.protocol.name"), L_ATTRIB },
 		.ncounters = KC_MAX,
 		.counters = {
 			[KC_OPENS] = { "opens", "{connection}", "outbound TCP connections opened",
@@ -213,10 +221,10 @@ static const struct family_desc table[FAM_MAX] = {
 		.help = "database queries per process, destination, kind and operation (client side)",
 		/* the cap comes from the config (store.max_series) */
 		.max_series = 5000,
-		.nlabels = 5,
+		.nlabels = 5 + ATTRIB_NLABELS,
 		.labels = { L_PID, L("comm", "service.name"),
 			    L_HP("dest", "server.address", "server.port"),
-			    L("kind", "db.system.name"), L("op", "db.operation.name") },
+			    L("kind", "db.system.name"), L("op", "db.operation.name"), L_ATTRIB },
 		.ncounters = DQ_MAX,
 		.counters = {
 			/* queries: the histogram's count */
@@ -249,8 +257,8 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "mem_growth",
 		.help = "memory per process and its growth trend",
 		.max_series = 4096,
-		.nlabels = 2,
-		.labels = { L_PID, L_COMM },
+		.nlabels = 2 + ATTRIB_NLABELS,
+		.labels = { L_PID, L_COMM, L_ATTRIB },
 		.ngauges = MG_NGAUGES,
 		.gauges = {
 			[MG_RSS] = { "rss_bytes", "By", "resident memory", "probe.process.memory.rss" },
@@ -274,8 +282,8 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "mem_leak",
 		.help = "memory-growth suspects and sampled processes: the leak report",
 		.max_series = 512,
-		.nlabels = 3,
-		.labels = { L_PID, L_START, L_COMM },
+		.nlabels = 3 + ATTRIB_NLABELS,
+		.labels = { L_PID, L_START, L_COMM, L_ATTRIB },
 		.ngauges = ML_NGAUGES,
 		.gauges = {
 			[ML_RATE] = { "growth_bytes_per_s", "By/s", "memory growth trend (slope)",
@@ -299,9 +307,9 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "mem_stack",
 		.help = "bytes of memory growth by user stack (sampled)",
 		.max_series = 4096,
-		.nlabels = 5,
+		.nlabels = 5 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_START, L_COMM, L("kind", "probe.memory.kind"),
-			    L("stack", "code.stacktrace") },
+			    L("stack", "code.stacktrace"), L_ATTRIB },
 		.ncounters = MS_NCOUNTERS,
 		.counters = {
 			[MS_BYTES] = { "bytes", "By", "memory growth by user stack (sampled)",
@@ -314,9 +322,9 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "alloc_target",
 		.help = "processes whose allocator is traced (tier 3), with the estimated cost",
 		.max_series = 256,
-		.nlabels = 5,
+		.nlabels = 5 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_COMM, L("instance", "process.instance"), L("libc", "libc"),
-			    L("probes", "probes") },
+			    L("probes", "probes"), L_ATTRIB },
 		.ncounters = AT_NCOUNTERS,
 		.counters = {
 			[AT_CALLS] = { "calls", "{call}", "allocator calls traced",
@@ -345,9 +353,9 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "alloc_site",
 		.help = "outstanding heap allocations by allocating call site (allocator uprobes)",
 		.max_series = 4096,
-		.nlabels = 4,
+		.nlabels = 4 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_COMM, L("instance", "process.instance"),
-			    L("site", "code.function.name") },
+			    L("site", "code.function.name"), L_ATTRIB },
 		.ncounters = AS_NCOUNTERS,
 		.counters = {
 			[AS_ALLOCS] = { "allocs", "{allocation}", "allocations by call site",
@@ -375,9 +383,9 @@ static const struct family_desc table[FAM_MAX] = {
 		.name = "alloc_stack",
 		.help = "outstanding heap bytes by allocating stack, estimated from sampled stacks",
 		.max_series = 8192,
-		.nlabels = 5,
+		.nlabels = 5 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_COMM, L("instance", "process.instance"),
-			    L("site", "code.function.name"), L("stack", "code.stacktrace") },
+			    L("site", "code.function.name"), L("stack", "code.stacktrace"), L_ATTRIB },
 		.ngauges = AK_NGAUGES,
 		.gauges = {
 			[AK_BYTES] = { "bytes", "By", "outstanding heap bytes by stack (estimated)",

@@ -19,6 +19,8 @@
  *    families__lookup(store, FAM_X), NULL when no signal registered it in
  *    this run (the signal is off or unavailable).
  *  - Label keys: series carry the declared keys, in the declared order,
+ *    every per-process family ending with the ATTRIB_NLABELS container and
+ *    Kubernetes labels (proc/attrib.h) that writers fill with attrib__labels(),
  *    except a family's overflow series, whose only label is
  *    overflow="true" (see store.h). Read labels by key (series__label).
  *  - Export metadata: each label has an OpenTelemetry attribute name

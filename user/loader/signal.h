@@ -24,6 +24,7 @@ struct features;
 struct store;
 struct loop;
 struct names;
+struct attrib;
 
 struct probe_ctx {
 	const struct probe_config *cfg;
@@ -31,6 +32,7 @@ struct probe_ctx {
 	struct store *store;
 	struct loop *loop;
 	struct names *names;
+	struct attrib *attrib;	/* container and pod labels (proc/attrib.h); NULL: none */
 	int filter;		/* --pid mode: only followed processes */
 	int tracked_fd;		/* the shared tracked_pids map (proc signal's), or -1 */
 	int self_pid;

@@ -46,6 +46,7 @@
 #include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
+#include "proc/attrib.h"
 #include "proc/names.h"
 #include "proc/symbolize.h"
 #include "proc/uprobe_site.h"
@@ -99,6 +100,9 @@ struct target {
 	uint64_t hits_ns;
 	double calls_per_s, est_pct;
 	struct series *se;
+	/* container and pod labels (proc/attrib.h), read at attach */
+	struct label attr[ATTRIB_NLABELS];
+	char attr_val[ATTRIB_NLABELS][K8S_NAME_LEN];
 };
 
 struct tried {
@@ -313,6 +317,7 @@ static void target_labels(const struct target *t, char *pid, size_t plen, struct
 	l[2] = (struct label){ "instance", t->instance };
 	l[3] = (struct label){ "libc", t->libc };
 	l[4] = (struct label){ "probes", t->probes };
+	memcpy(l + 5, t->attr, sizeof(t->attr));
 }
 
 static void detach(struct alloc_state *a, struct target *t)
@@ -385,6 +390,11 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 		snprintf(t->instance, sizeof(t->instance), "%" PRIu64 ".%u", t->start, gen);
 	else
 		snprintf(t->instance, sizeof(t->instance), "%" PRIu64, t->start);
+	attrib__labels(a->ctx->attrib, 0, pid, t->attr);
+	for (i = 0; i < ATTRIB_NLABELS; i++) {
+		snprintf(t->attr_val[i], sizeof(t->attr_val[i]), "%s", t->attr[i].value);
+		t->attr[i].value = t->attr_val[i];
+	}
 	exe_id(pid, &t->exe_dev, &t->exe_ino);
 	err = uprobe_site__find_libc(pid, attach, sizeof(attach), t->libc, sizeof(t->libc));
 	if (err) {
@@ -493,12 +503,12 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 static void write_target(struct alloc_state *a, struct target *t, uint64_t now, int attached,
 			 int exited, uint64_t dcalls, uint64_t dfrees)
 {
-	struct label l[5];
+	struct label l[5 + ATTRIB_NLABELS];
 	char pid[16];
 
 	if (!t->se) {
 		target_labels(t, pid, sizeof(pid), l);
-		t->se = family__series(a->tfam, l, 5);
+		t->se = family__series(a->tfam, l, 5 + ATTRIB_NLABELS);
 	}
 	if (!t->se)
 		return;
@@ -690,7 +700,7 @@ static void alloc_collect(void *state, uint64_t now)
 		ends[i] = target_check(a, t, now);
 		ss[n++] = (struct alloc_session){
 			.session = t->session, .pid = t->pid, .start_time = t->start,
-			.comm = t->comm, .instance = t->instance,
+			.comm = t->comm, .instance = t->instance, .attr = t->attr,
 		};
 	}
 	/* a session about to end gets its last read (and scan) now */

@@ -14,6 +14,7 @@
 #include "core/trend.h"
 #include "loader/signals.h"
 #include "proc/symbolize.h"
+#include "proc/attrib.h"
 #include "signals/alloc_sites.h"
 
 #define SITE_BUCKETS	1024
@@ -399,17 +400,27 @@ static void site_labels(const struct alloc_session *ss, const struct site *s, ch
 	l[3] = (struct label){ "site", s->label };
 }
 
+/* The attribution labels after a family's own n. */
+static void site_attrib(const struct alloc_session *ss, struct label *l)
+{
+	if (ss->attr)
+		memcpy(l, ss->attr, ATTRIB_NLABELS * sizeof(*l));
+	else
+		attrib__labels(NULL, 0, 0, l);
+}
+
 static void write_site(struct alloc_sites *a, uint64_t now, const struct alloc_session *ss,
 		       struct site *s)
 {
 	double est_total = 0;
 	struct stackent *e;
-	struct label l[5];
+	struct label l[5 + ATTRIB_NLABELS];
 	char pid[16];
 
 	site_labels(ss, s, pid, sizeof(pid), l);
+	site_attrib(ss, l + 4);
 	if (!s->se)
-		s->se = family__series(a->site_fam, l, 4);
+		s->se = family__series(a->site_fam, l, 4 + ATTRIB_NLABELS);
 	if (s->se) {
 		series__set_gauge(s->se, now, AS_BYTES, (double)s->bytes);
 		series__set_gauge(s->se, now, AS_COUNT, (double)s->count);
@@ -448,7 +459,8 @@ static void write_site(struct alloc_sites *a, uint64_t now, const struct alloc_s
 		share = est_total > 0 && est > 0 ? est / est_total : 0;
 		if (!e->se) {
 			l[4] = (struct label){ "stack", e->label };
-			e->se = family__series(a->stack_fam, l, 5);
+			site_attrib(ss, l + 5);
+			e->se = family__series(a->stack_fam, l, 5 + ATTRIB_NLABELS);
 		}
 		if (e->se) {
 			series__set_gauge(e->se, now, 0, share * (double)(s->bytes > 0 ? s->bytes : 0));

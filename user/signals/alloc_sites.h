@@ -38,6 +38,7 @@ struct alloc_session {
 	uint64_t start_time;		/* for the symbolizer: clock ticks */
 	const char *comm;
 	const char *instance;
+	const struct label *attr;	/* ATTRIB_NLABELS container and pod labels (proc/attrib.h); NULL: empty */
 };
 
 struct alloc_sites_maps {

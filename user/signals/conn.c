@@ -41,6 +41,7 @@
 #include "loader/signal.h"
 #include "loader/signals.h"
 #include "loader/tracefs.h"
+#include "proc/attrib.h"
 #include "proc/names.h"
 #include "signals/conn_seed.h"
 
@@ -54,6 +55,10 @@ struct dest {
 	char comm[PROBE_COMM_LEN];
 	char addr[64];			/* "10.0.0.5:5432", "[::1]:6379" */
 	const char *kind;
+	/* attribution labels (proc/attrib.h), as of pod-name generation gen */
+	char attr_val[ATTRIB_NLABELS][K8S_NAME_LEN];
+	const char *attr_key[ATTRIB_NLABELS];
+	uint64_t gen;
 	int64_t active, connecting;
 	int64_t active_hi, connecting_hi;
 	uint64_t last_event;		/* ns: idle ones are forgotten */
@@ -150,6 +155,28 @@ static void dest_labels(const struct dest *d, struct label *l)
 	l[3] = (struct label){ "kind", d->kind };
 }
 
+/* The attribution labels, after a family's own. */
+static void dest_attrib(const struct dest *d, struct label *l)
+{
+	unsigned int i;
+
+	for (i = 0; i < ATTRIB_NLABELS; i++)
+		l[i] = (struct label){ d->attr_key[i], d->attr_val[i] };
+}
+
+static void dest_set_attrib(struct conn_state *s, struct dest *d, const struct probe_conn_rec *r)
+{
+	struct label l[ATTRIB_NLABELS];
+	unsigned int i;
+
+	d->gen = attrib__generation(s->ctx->attrib);
+	attrib__labels(s->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l);
+	for (i = 0; i < ATTRIB_NLABELS; i++) {
+		d->attr_key[i] = l[i].key;
+		snprintf(d->attr_val[i], sizeof(d->attr_val[i]), "%s", l[i].value);
+	}
+}
+
 /*
  * Find or add the destination a record is about. When the table is full
  * (counted in dest_full) it fills and returns *tmp instead: counters still
@@ -165,8 +192,12 @@ static struct dest *dest_get(struct conn_state *s, const struct probe_conn_rec *
 
 	for (d = *pp; d; d = d->next)
 		if (d->pid == r->hdr.pid && d->family == r->family && d->dport == r->dport &&
-		    !memcmp(d->daddr, r->daddr, 16))
+		    !memcmp(d->daddr, r->daddr, 16)) {
+			/* pod names known since: label its series anew */
+			if (d->gen != attrib__generation(s->ctx->attrib))
+				dest_set_attrib(s, d, r);
 			return d;
+		}
 	if (s->ndests < DEST_MAX)
 		d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -188,6 +219,7 @@ static struct dest *dest_get(struct conn_state *s, const struct probe_conn_rec *
 	d->kind = dbports__kind(ports, r->dport);
 	if (!d->kind)
 		d->kind = "other";
+	dest_set_attrib(s, d, r);
 	if (d != tmp) {
 		d->next = *pp;
 		*pp = d;
@@ -198,10 +230,11 @@ static struct dest *dest_get(struct conn_state *s, const struct probe_conn_rec *
 
 static struct series *dest_series(struct family *f, const struct dest *d)
 {
-	struct label l[4];
+	struct label l[4 + ATTRIB_NLABELS];
 
 	dest_labels(d, l);
-	return f ? family__series(f, l, 4) : NULL;
+	dest_attrib(d, l + 4);
+	return f ? family__series(f, l, 4 + ATTRIB_NLABELS) : NULL;
 }
 
 static void gauge_move(int64_t *v, int64_t *hi, int delta)
@@ -235,7 +268,7 @@ static unsigned int reason_of(int outcome, int err)
 
 static void count_errno(struct conn_state *s, const struct dest *d, uint64_t now, int err)
 {
-	struct label l[5];
+	struct label l[5 + ATTRIB_NLABELS];
 	struct series *se;
 	char buf[16];
 
@@ -244,7 +277,8 @@ static void count_errno(struct conn_state *s, const struct dest *d, uint64_t now
 	dest_labels(d, l);
 	snprintf(buf, sizeof(buf), "%d", err);
 	l[4] = (struct label){ "errno", buf };
-	se = family__series(s->errno_fam, l, 5);
+	dest_attrib(d, l + 5);
+	se = family__series(s->errno_fam, l, 5 + ATTRIB_NLABELS);
 	if (se)
 		series__add(se, now, CE_CONNECTS, 1);
 }

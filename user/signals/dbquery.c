@@ -21,6 +21,7 @@
 #include "core/families.h"
 #include "core/store.h"
 #include "loader/signal.h"
+#include "proc/attrib.h"
 #include "proc/names.h"
 #include "signals/dbquery.h"
 
@@ -38,6 +39,8 @@ static const struct {
 #define NKSTATS (sizeof(kstats) / sizeof(kstats[0]))
 
 struct dq_key {
+	uint64_t cgroup_id;
+	uint64_t generation;	/* attrib__generation(): pod names as labelled */
 	uint32_t pid;
 	uint16_t rport;
 	uint8_t family, kind;
@@ -166,7 +169,7 @@ static struct series *series_for(struct dbquery *q, const struct probe_db_query 
 {
 	char pid[12], comm[PROBE_COMM_LEN], dest[64], op[PROBE_DB_OP_LEN];
 	const char *name;
-	struct label l[5];
+	struct label l[5 + ATTRIB_NLABELS];
 
 	snprintf(pid, sizeof(pid), "%u", r->hdr.pid);
 	/* the process's name when it is still there, as the conn signal does */
@@ -180,7 +183,8 @@ static struct series *series_for(struct dbquery *q, const struct probe_db_query 
 	l[2] = (struct label){ "dest", dest };
 	l[3] = (struct label){ "kind", dbquery__kind(&q->ctx->cfg->conn.ports, k->kind, r->rport) };
 	l[4] = (struct label){ "op", dbquery__op(k->op, op) };
-	return family__series(q->queries, l, 5);
+	attrib__labels(q->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 5);
+	return family__series(q->queries, l, 5 + ATTRIB_NLABELS);
 }
 
 static uint64_t key_hash(const struct dq_key *k)
@@ -210,6 +214,8 @@ int dbquery__record(struct dbquery *q, const void *data, size_t len)
 	}
 	q->records++;
 	memset(&k, 0, sizeof(k));
+	k.cgroup_id = r->hdr.cgroup_id;
+	k.generation = attrib__generation(q->ctx->attrib);
 	k.pid = r->hdr.pid;
 	k.rport = r->rport;
 	k.family = r->family;

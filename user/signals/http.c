@@ -49,11 +49,12 @@
 #include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
+#include "proc/attrib.h"
 #include "proc/names.h"
 #include "signals/dbquery.h"
 
 #define FAST_SLOTS	4096
-#define FAST_KEY_MAX	(8 + PROBE_HTTP_PATH_LEN + 8)
+#define FAST_KEY_MAX	(8 + PROBE_HTTP_PATH_LEN + 8 + 16)
 #define SERVICE_SLOTS	1024
 #define SWEEP_ROUNDS	30	/* collects between sweeps of dead processes' fds */
 #define BATCH		1024
@@ -215,7 +216,7 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 	char peer[INET6_ADDRSTRLEN + 16], host[PROBE_HTTP_HOST_LEN + 1];
 	const char *rt;
 	struct route_set *set;
-	struct label l[6];
+	struct label l[6 + ATTRIB_NLABELS];
 
 	sanitize(comm, sizeof(comm), r->hdr.comm, PROBE_COMM_LEN);
 	sanitize(exe, sizeof(exe), r->exe, PROBE_COMM_LEN);
@@ -233,7 +234,8 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 		l[2] = (struct label){ "method", method_names[r->method] };
 		l[3] = (struct label){ "route", rt };
 		l[4] = (struct label){ "status_class", status_class(r->status) };
-		return family__series(s->server, l, 5);
+		attrib__labels(s->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 5);
+		return family__series(s->server, l, 5 + ATTRIB_NLABELS);
 	}
 	fmt_peer(peer, sizeof(peer), r);
 	if (r->host_len)
@@ -242,14 +244,23 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 	l[3] = (struct label){ "peer", peer };
 	l[4] = (struct label){ "method", method_names[r->method] };
 	l[5] = (struct label){ "status_class", status_class(r->status) };
-	return family__series(s->client, l, 6);
+	attrib__labels(s->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 6);
+	return family__series(s->client, l, 6 + ATTRIB_NLABELS);
 }
 
-/* What identifies a record's series, as raw bytes: the cache key. */
-static size_t fast_key(const struct probe_http_req *r, unsigned char *k)
+/*
+ * What identifies a record's series, as raw bytes: the cache key. The
+ * cgroup and the pod-name generation make a process's series change when
+ * it changes container or when its pod's name becomes known.
+ */
+static size_t fast_key(struct http_state *s, const struct probe_http_req *r, unsigned char *k)
 {
+	uint64_t gen = attrib__generation(s->ctx->attrib);
 	size_t n = 0, len;
 
+	memcpy(k, &r->hdr.cgroup_id, 8);
+	memcpy(k + 8, &gen, 8);
+	k += 16;
 	memcpy(k, &r->hdr.pid, 4);
 	k[4] = r->role;
 	k[5] = r->method;
@@ -259,7 +270,7 @@ static size_t fast_key(const struct probe_http_req *r, unsigned char *k)
 	if (r->role == PROBE_ROLE_SERVER) {
 		len = r->path_len < PROBE_HTTP_PATH_LEN ? r->path_len : PROBE_HTTP_PATH_LEN;
 		memcpy(k + n, r->path, len);
-		return n + len;
+		return 16 + n + len;
 	}
 	len = r->host_len < PROBE_HTTP_HOST_LEN ? r->host_len : PROBE_HTTP_HOST_LEN;
 	k[n++] = (unsigned char)len;
@@ -269,7 +280,7 @@ static size_t fast_key(const struct probe_http_req *r, unsigned char *k)
 	memcpy(k + n, r->raddr, 16);
 	n += 16;
 	memcpy(k + n, &r->rport, 2);
-	return n + 2;
+	return 16 + n + 2;
 }
 
 static int http_record(struct http_state *s, const void *data, size_t len)
@@ -291,7 +302,7 @@ static int http_record(struct http_state *s, const void *data, size_t len)
 		return 0;
 	}
 	s->records++;
-	klen = fast_key(r, key);
+	klen = fast_key(s, r, key);
 	h = fnv1a(key, klen, 1469598103934665603ULL);
 	e = &s->fast[h % FAST_SLOTS];
 	if (!e->se || e->hash != h || e->keylen != klen || memcmp(e->key, key, klen)) {

@@ -16,6 +16,7 @@
 #include "core/store.h"
 #include "proc/stack_unwind.h"
 #include "proc/symbolize.h"
+#include "proc/attrib.h"
 #include "signals/mem_stacks.h"
 
 #define LABEL_MAX 2048
@@ -233,15 +234,20 @@ int mem_stacks__add(struct mem_stacks *m, struct symbolizer *sym,
 }
 
 void mem_stacks__flush(struct mem_stacks *m, struct family *f, const char *comm,
-		       uint64_t now_ns)
+		       const struct label *attr, uint64_t now_ns)
 {
+	struct label none[ATTRIB_NLABELS];
 	char pid[16];
-	unsigned int i;
+	unsigned int i, k;
 
+	if (!attr) {
+		attrib__labels(NULL, 0, 0, none);
+		attr = none;
+	}
 	snprintf(pid, sizeof(pid), "%d", m->pid);
 	for (i = 0; i < m->n; i++) {
 		struct mstack *s = m->stacks[i];
-		struct label l[5] = {
+		struct label l[5 + ATTRIB_NLABELS] = {
 			{ "pid", pid }, { "start", m->start }, { "comm", comm },
 			{ "kind", kind_names[s->kind] },
 			{ "stack", s->label ? s->label : "[unsymbolized]" },
@@ -250,7 +256,9 @@ void mem_stacks__flush(struct mem_stacks *m, struct family *f, const char *comm,
 
 		if (!s->bytes && !s->samples)
 			continue;
-		se = f ? family__series(f, l, 5) : NULL;
+		for (k = 0; k < ATTRIB_NLABELS; k++)
+			l[5 + k] = attr[k];
+		se = f ? family__series(f, l, 5 + ATTRIB_NLABELS) : NULL;
 		if (!se)
 			continue;	/* ENOMEM: keep the bytes for the next flush */
 		series__add(se, now_ns, MS_BYTES, s->bytes);

@@ -38,10 +38,11 @@ int mem_stacks__add(struct mem_stacks *m, struct symbolizer *sym,
 
 /*
  * Write the bytes and samples added since the last flush to f, one series
- * per stack labelled {pid, start, comm, kind, stack}.
+ * per stack labelled {pid, start, comm, kind, stack} and the process's
+ * ATTRIB_NLABELS attribution labels `attr` (NULL: empty).
  */
 void mem_stacks__flush(struct mem_stacks *m, struct family *f, const char *comm,
-		       uint64_t now_ns);
+		       const struct label *attr, uint64_t now_ns);
 
 /* Bytes and samples added since creation. */
 uint64_t mem_stacks__bytes(const struct mem_stacks *m);

@@ -47,6 +47,7 @@
 #include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
+#include "proc/attrib.h"
 #include "proc/names.h"
 #include "proc/symbolize.h"
 #include "signals/mem_stacks.h"
@@ -73,6 +74,16 @@ struct mproc {
 	int leak_written;		/* has a mem_leak series to close */
 	uint64_t hold_until;		/* tier 2 kept until then (ns) */
 	struct mem_stacks *stacks;
+	/*
+	 * Its container and pod labels (proc/attrib.h), kept here so the
+	 * series of an exited process close under the labels they had. Read
+	 * when first seen, after each exec (a container's first program runs
+	 * after runc moved it into the container's cgroup) and when pod names
+	 * change (generation).
+	 */
+	struct label attr[ATTRIB_NLABELS];
+	char attr_val[ATTRIB_NLABELS][K8S_NAME_LEN];
+	uint64_t attr_gen;
 };
 
 struct mg_state {
@@ -177,15 +188,28 @@ static void pid_str(char *buf, size_t len, uint32_t pid)
 	snprintf(buf, len, "%u", pid);
 }
 
+static void mproc_attrib(struct mg_state *s, struct mproc *p)
+{
+	unsigned int i;
+
+	p->attr_gen = attrib__generation(s->ctx->attrib);
+	attrib__labels(s->ctx->attrib, 0, (int)p->pid, p->attr);
+	for (i = 0; i < ATTRIB_NLABELS; i++) {
+		snprintf(p->attr_val[i], sizeof(p->attr_val[i]), "%s", p->attr[i].value);
+		p->attr[i].value = p->attr_val[i];
+	}
+}
+
 static void write_growth(struct mg_state *s, struct mproc *p, uint64_t now, int alive)
 {
 	char pid[16];
-	struct label l[2] = { { "pid", pid }, { "comm", p->comm } };
+	struct label l[2 + ATTRIB_NLABELS] = { { "pid", pid }, { "comm", p->comm } };
 	const struct trend_result *tr = &p->tr;
 	struct series *se;
 
 	pid_str(pid, sizeof(pid), p->pid);
-	se = family__series(s->growth, l, 2);
+	memcpy(l + 2, p->attr, sizeof(p->attr));
+	se = family__series(s->growth, l, 2 + ATTRIB_NLABELS);
 	if (!se)
 		return;
 	series__set_gauge(se, now, MG_RSS, (double)(p->v.rss[PROBE_MEM_RSS_FILE] +
@@ -203,14 +227,16 @@ static void write_growth(struct mg_state *s, struct mproc *p, uint64_t now, int 
 static void write_leak(struct mg_state *s, struct mproc *p, uint64_t now)
 {
 	char pid[16];
-	struct label l[3] = { { "pid", pid }, { "start", p->start }, { "comm", p->comm } };
+	struct label l[3 + ATTRIB_NLABELS] = { { "pid", pid }, { "start", p->start },
+					       { "comm", p->comm } };
 	const struct trend_result *tr = &p->tr;
 	struct series *se;
 
 	if (!tr->suspect && !p->gated && !p->leak_written)
 		return;
 	pid_str(pid, sizeof(pid), p->pid);
-	se = family__series(s->leak, l, 3);
+	memcpy(l + 3, p->attr, sizeof(p->attr));
+	se = family__series(s->leak, l, 3 + ATTRIB_NLABELS);
 	if (!se)
 		return;
 	p->leak_written = tr->suspect || p->gated;
@@ -266,7 +292,7 @@ static void mproc_retire(struct mg_state *s, struct mproc *p, uint64_t now)
 	write_growth(s, p, now, 0);
 	write_leak(s, p, now);
 	if (p->stacks)
-		mem_stacks__flush(p->stacks, s->stackfam, p->comm, now);
+		mem_stacks__flush(p->stacks, s->stackfam, p->comm, p->attr, now);
 	if (s->sym)
 		symbolizer__forget(s->sym, (int)p->pid);
 	while (*pp != p)
@@ -407,20 +433,27 @@ static void mg_collect(void *state, uint64_t now)
 			mproc_retire(s, p, now);	/* the pid was reused */
 			p = NULL;
 		}
-		if (!p)
+		if (!p) {
 			p = mproc_new(s, key, &v);
+			if (p)
+				mproc_attrib(s, p);
+		}
 		if (!p || p->round == s->round)
 			continue;
+		if (p->attr_gen != attrib__generation(s->ctx->attrib))
+			mproc_attrib(s, p);
 		if (v.execs != p->execs) {
 			/* A new program in the same process: its memory starts over. */
 			trend__reset(p->trend);
 			if (p->stacks)
-				mem_stacks__flush(p->stacks, s->stackfam, p->comm, now);
+				mem_stacks__flush(p->stacks, s->stackfam, p->comm, p->attr, now);
 			mem_stacks__free(p->stacks);
 			p->stacks = NULL;
 			if (p->gated)
 				gate_set(s, p, 0);
 			p->execs = v.execs;
+			attrib__forget_pid(s->ctx->attrib, (int)p->pid);
+			mproc_attrib(s, p);
 		}
 		before = p->v.rss_events + p->v.vm_events;
 		after = v.rss_events + v.vm_events;
@@ -453,7 +486,7 @@ static void mg_collect(void *state, uint64_t now)
 
 		for (p = s->procs[i]; p; p = p->next) {
 			if (p->stacks)
-				mem_stacks__flush(p->stacks, s->stackfam, p->comm, now);
+				mem_stacks__flush(p->stacks, s->stackfam, p->comm, p->attr, now);
 			write_leak(s, p, now);
 		}
 	}

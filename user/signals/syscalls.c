@@ -22,6 +22,7 @@
 #include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
+#include "proc/attrib.h"
 #include "proc/names.h"
 #include "proc/syscall_names.h"
 
@@ -314,7 +315,7 @@ static void collect_calls(struct sc_state *s, uint64_t now)
 	unsigned int ndead = 0, i;
 
 	while (bpf_map_get_next_key(fd, prevk, &next) == 0) {
-		struct label l[3];
+		struct label l[3 + ATTRIB_NLABELS];
 		struct series *se;
 		struct prev *p;
 		char pidbuf[16];
@@ -340,7 +341,9 @@ static void collect_calls(struct sc_state *s, uint64_t now)
 			l[0] = (struct label){ "pid", pidbuf };
 			l[1] = (struct label){ "comm", names__get(s->ctx->names, (int)key.pid) };
 			l[2] = (struct label){ "syscall", syscall_names__get(key.nr) };
-			se = family__series(s->fam, l, 3);
+			/* counted in the kernel by pid: attributed by the pid's cgroup */
+			attrib__labels(s->ctx->attrib, 0, (int)key.pid, l + 3);
+			se = family__series(s->fam, l, 3 + ATTRIB_NLABELS);
 			if (se) {
 				series__add(se, now, SYSCALL_CALLS, calls);
 				series__add(se, now, SYSCALL_ERRORS, v.errors - p->a[1]);
@@ -382,7 +385,7 @@ static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
 
 	while (bpf_map_get_next_key(fd, prevk, &next) == 0) {
 		char pidbuf[16], errbuf[16];
-		struct label l[4];
+		struct label l[4 + ATTRIB_NLABELS];
 		struct prev *p;
 		int alive;
 
@@ -407,7 +410,8 @@ static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
 			l[1] = (struct label){ "comm", names__get(s->ctx->names, (int)key.pid) };
 			l[2] = (struct label){ "syscall", syscall_names__get(key.nr) };
 			l[3] = (struct label){ "errno", errbuf };
-			se = family__series(s->errfam, l, 4);
+			attrib__labels(s->ctx->attrib, 0, (int)key.pid, l + 4);
+			se = family__series(s->errfam, l, 4 + ATTRIB_NLABELS);
 			if (se)
 				series__add(se, now, SYSCALL_ERRNO_CALLS, v - p->a[0]);
 			p->a[0] = v;

@@ -156,7 +156,8 @@ static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		if (!e)
 			break;
 		for (k = 0; k < n; k++)
-			cJSON_AddStringToObject(e, l[k].key, l[k].value);
+			if (l[k].value[0])	/* unknown attribution labels are left out */
+				cJSON_AddStringToObject(e, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "queries", (double)v->counters[DQ_QUERIES]);
 		cJSON_AddNumberToObject(e, "errors", (double)v->counters[DQ_ERRORS]);
 		cJSON_AddNumberToObject(e, "hits", (double)h);

@@ -11,13 +11,17 @@
 
 #include "view/view.h"
 #include "core/hist.h"
+#include "proc/attrib.h"
 #include "core/store.h"
 #include "core/window.h"
 
 /* Labels that make a row (status_class is merged away). */
-static const char *const server_keys[] = { "comm", "exe", "method", "route" };
-static const char *const client_keys[] = { "comm", "exe", "host", "peer", "method" };
-#define NKEYS_MAX 5
+/* rows are per container and pod too: the attribution labels (proc/attrib.h) close each list */
+static const char *const server_keys[] = { "comm", "exe", "method", "route", "container_id",
+					   "k8s_pod_name", "k8s_namespace_name", "k8s_node_name" };
+static const char *const client_keys[] = { "comm", "exe", "host", "peer", "method", "container_id",
+					   "k8s_pod_name", "k8s_namespace_name", "k8s_node_name" };
+#define NKEYS_MAX 9
 
 struct hrow {
 	char *key;
@@ -278,8 +282,8 @@ static int http_text(FILE *out, struct store *st, uint64_t now, const struct vie
 	struct stat_arg sa = { .out = out, .now = now, .o = o };
 	size_t i, ns, nc;
 
-	ns = rows_collect(st, FAM_HTTP_SERVER, server_keys, 4, now, o, &sr);
-	nc = rows_collect(st, FAM_HTTP_CLIENT, client_keys, 5, now, o, &cr);
+	ns = rows_collect(st, FAM_HTTP_SERVER, server_keys, 8, now, o, &sr);
+	nc = rows_collect(st, FAM_HTTP_CLIENT, client_keys, 9, now, o, &cr);
 	if (ns) {
 		fprintf(out, "HTTP SERVER (slowest first by p95, top %u)\n", o->top);
 		fprintf(out, "%-15s %-7s %-34s %8s %8s %6s %6s %6s %9s %9s %9s\n", "SERVICE",
@@ -341,7 +345,10 @@ static cJSON *rows_json(const struct hrows *r)
 			cJSON_AddBoolToObject(e, "overflow", 1);
 		else
 			for (k = 0; k < r->nkeys; k++)
-				cJSON_AddStringToObject(e, r->keys[k], row->val[k] ? row->val[k] : "");
+				/* an attribution label that is not known is left out */
+				if (k < r->nkeys - ATTRIB_NLABELS || (row->val[k] && row->val[k][0]))
+					cJSON_AddStringToObject(e, r->keys[k],
+								row->val[k] ? row->val[k] : "");
 		cJSON_AddNumberToObject(e, "requests", (double)row->req);
 		cJSON_AddNumberToObject(e, "errors_4xx", (double)row->e4);
 		cJSON_AddNumberToObject(e, "errors_5xx", (double)row->e5);
@@ -374,10 +381,10 @@ static void http_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 
 	if (!http)
 		return;
-	rows_collect(st, FAM_HTTP_SERVER, server_keys, 4, now, o, &r);
+	rows_collect(st, FAM_HTTP_SERVER, server_keys, 8, now, o, &r);
 	cJSON_AddItemToObject(http, "server", rows_json(&r));
 	rows_free(&r);
-	rows_collect(st, FAM_HTTP_CLIENT, client_keys, 5, now, o, &r);
+	rows_collect(st, FAM_HTTP_CLIENT, client_keys, 9, now, o, &r);
 	cJSON_AddItemToObject(http, "client", rows_json(&r));
 	rows_free(&r);
 	sa.obj = cJSON_AddObjectToObject(http, "stats");

@@ -124,7 +124,8 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		if (!e)
 			break;
 		for (k = 0; k < n; k++)
-			cJSON_AddStringToObject(e, l[k].key, l[k].value);
+			if (l[k].value[0])	/* unknown attribution labels are left out */
+				cJSON_AddStringToObject(e, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "calls", (double)row->vs.counters[SYSCALL_CALLS]);
 		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[SYSCALL_ERRORS]);
 		cJSON_AddNumberToObject(e, "seconds", row->vs.seconds);
