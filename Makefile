@@ -38,7 +38,7 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) $(SANFLAGS) -MMD -MP
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
 	-D__BPF__ -Iinclude -I$(OUT) -Ibpf -MMD -MP
-LIBS	:= -lbpf -lelf -lz -lcjson -laudit -ldw -lm -lpthread
+LIBS	:= -lbpf -lelf -lz -lcjson -laudit -ldw -lm -lpthread -lcurl
 LDFLAGS	+= $(SANFLAGS)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)

@@ -21,6 +21,7 @@
 #include "loader/loop.h"
 #include "loader/signals.h"
 #include "view/view.h"
+#include "alert/alerting.h"
 #include "proc/names.h"
 
 #define TICK_NS		100000000ULL	/* ring-buffer drain */
@@ -35,6 +36,7 @@ struct run {
 	struct store *store;
 	uint64_t start, next_collect, next_render, interval_ns, end;
 	const char *mode;
+	struct alerting *alerting;
 	int tty;
 	int all_exited;
 };
@@ -81,6 +83,7 @@ static int on_tick(uint64_t now, void *arg)
 			return 1;
 		}
 	}
+	alerting__tick(r->alerting, r->store, now);
 	if (r->end && now >= r->end)
 		return 1;
 	if (now >= r->next_render) {
@@ -219,6 +222,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (alerting__start(&r.alerting, &cfg, &cli, stdout, err, sizeof(err))) {
+		fprintf(stderr, "probe: %s\n", err);
+		ret = PROBE_EXIT_USAGE;
+		goto cleanup;
+	}
 	r.cli = &cli;
 	r.cfg = &cfg;
 	r.ctx = &ctx;
@@ -242,6 +250,7 @@ int main(int argc, char **argv)
 	ret = PROBE_EXIT_OK;
 
 cleanup:
+	alerting__stop(r.alerting, cli.json && ret == PROBE_EXIT_OK);
 	signals__stop(r.sigs);
 	loop__free(ctx.loop);
 	names__free(ctx.names);
