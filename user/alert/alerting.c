@@ -115,6 +115,7 @@ static void alerting__report(struct alerting *a, FILE *out, int json)
 	cJSON_AddNumberToObject(o, "firing", as.firing);
 	cJSON_AddNumberToObject(o, "untracked", (double)as.dropped);
 	cJSON_AddNumberToObject(o, "queue_bound", a->cfg->queue);
+	cJSON_AddNumberToObject(o, "queue_max_depth", deliver__max_depth(a->deliver));
 	sinks = cJSON_AddObjectToObject(o, "sinks");
 	for (i = 0; i < a->cfg->nsinks; i++) {
 		struct deliver_stats ds;

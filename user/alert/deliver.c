@@ -32,6 +32,7 @@ struct deliver {
 	int started, stop;
 	struct item *q;			/* ring of cfg->queue items */
 	unsigned int head, n;
+	unsigned int max_depth;		/* the most queued at once: never above cfg->queue */
 	struct deliver_stats stats[ALERT_MAX_SINKS];
 	uint64_t failures_logged[ALERT_MAX_SINKS];
 	unsigned int seed;
@@ -300,6 +301,8 @@ void deliver__post(struct deliver *d, const struct alert_event *ev)
 		} else {
 			d->q[(d->head + d->n) % d->cfg->queue] = (struct item){ i, body };
 			d->n++;
+			if (d->n > d->max_depth)
+				d->max_depth = d->n;
 			d->stats[i].queued++;
 			pthread_cond_signal(&d->cv);
 		}
@@ -322,12 +325,12 @@ void deliver__stats(struct deliver *d, unsigned int sink, struct deliver_stats *
 	pthread_mutex_unlock(&d->mu);
 }
 
-unsigned int deliver__queued_now(struct deliver *d)
+unsigned int deliver__max_depth(struct deliver *d)
 {
 	unsigned int n;
 
 	pthread_mutex_lock(&d->mu);
-	n = d->n;
+	n = d->max_depth;
 	pthread_mutex_unlock(&d->mu);
 	return n;
 }

@@ -45,7 +45,8 @@ void deliver__post(struct deliver *d, const struct alert_event *ev);
 /* alert_notify_fn adapter: arg is the struct deliver. */
 void deliver__notify(const struct alert_event *ev, void *arg);
 void deliver__stats(struct deliver *d, unsigned int sink, struct deliver_stats *out);
-unsigned int deliver__queued_now(struct deliver *d);
+/* The most notifications queued at once since start (the bound holds: <= queue). */
+unsigned int deliver__max_depth(struct deliver *d);
 
 /*
  * The JSON body one sink gets for ev, or NULL when that sink does not take
