@@ -5,10 +5,10 @@
 set -euo pipefail
 
 BUILD_PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
-	libcjson-dev libaudit-dev libdw-dev"
+	libcjson-dev libaudit-dev libdw-dev libcurl4-openssl-dev"
 TEST_PKGS="libcmocka-dev libclang-rt-14-dev python3 python3-pytest curl nginx-light wrk
 	redis-server redis-tools postgresql postgresql-contrib iproute2 iptables procps
-	mariadb-server mariadb-client"
+	mariadb-server mariadb-client prometheus-alertmanager"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
