@@ -11,7 +11,7 @@
 #include "core/hist.h"
 #include "core/window.h"
 
-#define GROUP_BUCKETS	256	/* per-evaluation hash of groups */
+#define GROUP_BUCKETS	4096	/* hash of groups per evaluation, and of alerts per rule */
 #define KEY_SEP		'\x1f'	/* the store cleans control bytes out of label values */
 
 void alert_state__init(struct alert_state *s)
