@@ -10,6 +10,7 @@
 #include "alert/engine.h"
 #include "cli.h"
 #include "config.h"
+#include "core/families.h"
 
 struct alerting {
 	const struct alert_config *cfg;
@@ -17,7 +18,34 @@ struct alerting {
 	struct deliver *deliver;
 	uint64_t next_eval, eval_ns;
 	int eval_errors;
+	struct deliver_stats last[ALERT_MAX_SINKS];	/* already added to the store */
 };
+
+/* Delivery counts into the store (family alert_sink), as deltas. */
+static void publish(struct alerting *a, struct store *st, uint64_t now_ns)
+{
+	struct family *f = families__lookup(st, FAM_ALERT_SINK);
+	unsigned int i;
+
+	if (!f)
+		f = families__register(st, FAM_ALERT_SINK, 0);
+	for (i = 0; f && i < a->cfg->nsinks; i++) {
+		struct label l[2] = { { "sink", a->cfg->sinks[i].name },
+				      { "type", alert_rules__sink_type_name(a->cfg->sinks[i].type) } };
+		struct series *se = family__series(f, l, 2);
+		struct deliver_stats ds, *p = &a->last[i];
+
+		if (!se)
+			continue;	/* ENOMEM: the deltas wait for the next round */
+		deliver__stats(a->deliver, i, &ds);
+		series__add(se, now_ns, ASK_QUEUED, ds.queued - p->queued);
+		series__add(se, now_ns, ASK_SENT, ds.sent - p->sent);
+		series__add(se, now_ns, ASK_FAILED, ds.failed - p->failed);
+		series__add(se, now_ns, ASK_DROPPED, ds.dropped - p->dropped);
+		series__add(se, now_ns, ASK_RETRIES, ds.retries - p->retries);
+		*p = ds;
+	}
+}
 
 int alerting__start(struct alerting **out, struct probe_config *cfg, const struct cli *cli,
 		    FILE *stdout_sink, char *err, size_t errlen)
@@ -76,6 +104,7 @@ void alerting__tick(struct alerting *a, struct store *st, uint64_t now_ns)
 	if (alerts__evaluate(a->engine, st, now_ns, (double)ts.tv_sec + ts.tv_nsec / 1e9) &&
 	    !a->eval_errors++)
 		fprintf(stderr, "probe: alerts: evaluation ran out of memory; some rules skipped\n");
+	publish(a, st, now_ns);
 }
 
 static void alerting__report(struct alerting *a, FILE *out, int json)
