@@ -62,6 +62,9 @@ int alerting__start(struct alerting **out, struct probe_config *cfg, const struc
 	for (i = 0; i < cli->nwebhook; i++)
 		if ((ret = alert_sinks__add(ac, SINK_WEBHOOK, cli->webhook[i], err, errlen)))
 			return ret;
+	if (ac->enabled == CFG_OFF && ac->nsinks)
+		fprintf(stderr, "probe: alerts: alerts.enabled is false; %u sink(s) unused\n",
+			ac->nsinks);
 	if (ac->enabled == CFG_OFF || !ac->nsinks)
 		return 0;
 	a = calloc(1, sizeof(*a));
