@@ -204,10 +204,10 @@ def am_alerts(url):
 def test_alertmanager_fires_and_resolves(probe_factory, alertmanager, tmp_path):
     app = App(400)
     try:
-        app.traffic()
         cfg = write_config(tmp_path, [])
         pr = probe_factory("--pid", str(app.pid), "--config", cfg, "--json",
                            "--alertmanager", alertmanager)
+        app.traffic()       # after attach: a request already in flight would be an orphan
         found = wait_for(lambda: am_alerts(alertmanager), 40, "the alert in Alertmanager")
         assert len(found) == 1, found
         labels = found[0]["labels"]
@@ -243,7 +243,6 @@ def test_slack_pagerduty_webhook_bodies(probe_factory, tmp_path):
     key_file = tmp_path / "pd.key"
     key_file.write_text("s3cr3t-routing-key\n")
     try:
-        app.traffic()
         cfg = write_config(tmp_path, [
             {"type": "slack", "url": rcv.url("/slack")},
             {"type": "pagerduty", "url": rcv.url("/pd"), "routing_key_file": str(key_file)},
@@ -251,6 +250,7 @@ def test_slack_pagerduty_webhook_bodies(probe_factory, tmp_path):
             {"type": "stdout"},
         ])
         pr = probe_factory("--pid", str(app.pid), "--config", cfg, "--json")
+        app.traffic()
         wait_for(lambda: rcv.bodies("/pd"), 40, "the PagerDuty trigger")
         time.sleep(6)       # six more evaluations while still slow: no second trigger
         assert len(rcv.bodies("/pd")) == 1
@@ -313,7 +313,6 @@ def test_receiver_down_or_slow_never_stalls_the_probe(probe_factory, tmp_path):
     slow = Receiver(delay_s=3)
     down = f"http://127.0.0.1:{free_port()}/hook"
     try:
-        app.traffic()
         cfg = write_config(tmp_path, [{"type": "webhook", "url": down, "name": "down"},
                                       {"type": "webhook", "url": slow.url("/hook"),
                                        "name": "slow"}],
@@ -324,6 +323,7 @@ def test_receiver_down_or_slow_never_stalls_the_probe(probe_factory, tmp_path):
                               for n in ["route_slow"] + OTHER_RULES],
                            queue=4, retries=2, backoff_s=0.1)
         pr = probe_factory("--pid", str(app.pid), "--config", cfg, "--json", "-i", "1")
+        app.traffic()
         time.sleep(10)
         assert pr.proc.poll() is None
         t0 = time.time()
