@@ -159,6 +159,12 @@ $(OUT)/bench/hook_floor: tests/bench/hook_floor.c $(OUT)/bench/hook_floor.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g $(WARN) -I$(OUT)/bench -o $@ $< -lbpf -lelf -lz
 
+# The alert evaluation benchmark links the probe's own code.
+$(OUT)/bench/alert_eval: tests/bench/alert_eval.c $(OUT)/libprobe.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OUT)/libprobe.a $(LDFLAGS) $(LIBS)
+
 bench: $(BENCH_BINS)
 
 # Fuzzers (libFuzzer with ASan and UBSan): the socket capture's shared

@@ -28,13 +28,15 @@ static const char doc[] =
 "                             30 s of two processes, as JSON lines\n"
 "  probe --print-config > my.json; probe --config my.json\n"
 "                             start from the defaults, change what you need\n"
+"  probe --alertmanager http://127.0.0.1:9093\n"
+"                             evaluate the alert rules, send to Alertmanager\n"
 "\v"
 "EXIT STATUS: 0 ok; 1 runtime failure; 64 bad usage; 66 a --pid does not "
 "exist; 69 no BTF, no tracefs or no signal can run; 77 not root; 78 bad config.\n"
 "Needs root (CAP_BPF and CAP_PERFMON). See README.md for the signals, their "
 "hooks and their costs.";
 
-enum { OPT_PRINT_CONFIG = 0x100, OPT_CHECK, OPT_LISTEN };
+enum { OPT_PRINT_CONFIG = 0x100, OPT_CHECK, OPT_LISTEN, OPT_ALERTMANAGER, OPT_WEBHOOK };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0,
@@ -50,6 +52,10 @@ static const struct argp_option options[] = {
 	{ "verbose", 'v', NULL, 0, "Print libbpf's messages to stderr", 0 },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus /metrics here (default: "
 	  "export.listen in the config, 127.0.0.1:9464; \"\" turns it off)", 0 },
+	{ "alertmanager", OPT_ALERTMANAGER, "URL", 0, "Send alerts to this Alertmanager "
+	  "(API v2; e.g. http://127.0.0.1:9093), besides the config's sinks", 0 },
+	{ "webhook", OPT_WEBHOOK, "URL", 0, "POST alerts as JSON to this URL, besides the "
+	  "config's sinks", 0 },
 	{ 0 },
 };
 
@@ -161,6 +167,27 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		/* checked where it is bound, so the message names the address */
 		c->listen = arg;
 		return 0;
+	case OPT_ALERTMANAGER:
+	case OPT_WEBHOOK: {
+		int am = key == OPT_ALERTMANAGER;
+		unsigned int *n = am ? &c->nalertmanager : &c->nwebhook;
+
+		/* the URL itself is never echoed: it may carry a token */
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
+			snprintf(ps->err, ps->errlen, "--%s: expected an http:// or https:// URL",
+				 am ? "alertmanager" : "webhook");
+			argp_error(state, "%s", ps->err);
+			return EINVAL;
+		}
+		if (*n == CLI_MAX_SINKS) {
+			snprintf(ps->err, ps->errlen, "--%s: at most %d", am ? "alertmanager" : "webhook",
+				 CLI_MAX_SINKS);
+			argp_error(state, "%s", ps->err);
+			return EINVAL;
+		}
+		(am ? c->alertmanager : c->webhook)[(*n)++] = arg;
+		return 0;
+	}
 	case ARGP_KEY_ARG:
 		snprintf(ps->err, ps->errlen, "unexpected argument '%s'", arg);
 		argp_error(state, "%s", ps->err);

@@ -7,6 +7,7 @@
 
 #define CLI_MAX_PIDS 64
 #define CLI_MAX_PID 4194304	/* PID_MAX_LIMIT */
+#define CLI_MAX_SINKS 4		/* per --alertmanager / --webhook */
 
 struct cli {
 	int check;
@@ -19,6 +20,10 @@ struct cli {
 	const char *listen;	/* --listen ADDR:PORT; NULL: from the config */
 	unsigned int npids;
 	int pids[CLI_MAX_PIDS];
+	/* alert sinks added on the command line (URLs; secrets, never printed) */
+	unsigned int nalertmanager, nwebhook;
+	const char *alertmanager[CLI_MAX_SINKS];
+	const char *webhook[CLI_MAX_SINKS];
 };
 
 /*

@@ -109,12 +109,55 @@ const char config__default_json[] =
 "      \"max_points\": 10000,\n"
 "      \"gzip\": true\n"
 "    }\n"
+"  },\n"
+"  \"alerts\": {\n"
+"    \"enabled\": true,\n"
+"    \"eval_s\": 10,\n"
+"    \"keepalive_s\": 60,\n"
+"    \"queue\": 256,\n"
+"    \"timeout_s\": 5,\n"
+"    \"retries\": 3,\n"
+"    \"backoff_s\": 1,\n"
+"    \"max_alerts\": 1000,\n"
+"    \"sinks\": [],\n"
+"    \"rules\": [\n"
+"      {\"name\": \"route_slow\", \"severity\": \"warning\", \"family\": \"http_server\",\n"
+"       \"value\": \"p95\", \"above\": 3, \"clear\": 2.5, \"min_count\": 20,\n"
+"       \"for_s\": 300, \"window_s\": 300, \"keep_firing_s\": 120, \"repeat_s\": 3600,\n"
+"       \"group_by\": [\"comm\", \"exe\", \"method\", \"route\"]},\n"
+"      {\"name\": \"route_errors\", \"severity\": \"critical\", \"family\": \"http_server\",\n"
+"       \"value\": \"ratio:errors_5xx/requests\", \"above\": 5, \"clear\": 4, \"min_count\": 50,\n"
+"       \"for_s\": 300, \"window_s\": 300, \"keep_firing_s\": 120, \"repeat_s\": 3600,\n"
+"       \"group_by\": [\"comm\", \"exe\", \"method\", \"route\"]},\n"
+"      {\"name\": \"db_connect_failures\", \"severity\": \"critical\", \"family\": \"tcp_connect\",\n"
+"       \"value\": \"rate:failed\", \"above\": 0.1, \"clear\": 0.05, \"min_count\": 5,\n"
+"       \"for_s\": 60, \"window_s\": 60, \"keep_firing_s\": 120, \"repeat_s\": 3600,\n"
+"       \"select\": {\"kind\": [\"postgresql\", \"mysql\", \"redis\", \"mongodb\"]},\n"
+"       \"group_by\": [\"pid\", \"comm\", \"dest\", \"kind\"]},\n"
+"      {\"name\": \"query_slow\", \"severity\": \"warning\", \"family\": \"db_query\",\n"
+"       \"value\": \"p95\", \"above\": 0.5, \"clear\": 0.4, \"min_count\": 20,\n"
+"       \"for_s\": 300, \"window_s\": 300, \"keep_firing_s\": 120, \"repeat_s\": 3600,\n"
+"       \"group_by\": [\"pid\", \"comm\", \"dest\", \"kind\", \"op\"]},\n"
+"      {\"name\": \"memory_leak\", \"severity\": \"warning\", \"family\": \"mem_leak\",\n"
+"       \"value\": \"gauge:suspect\", \"above\": 0.5, \"clear\": 0.5,\n"
+"       \"for_s\": 0, \"keep_firing_s\": 300, \"repeat_s\": 3600,\n"
+"       \"group_by\": [\"pid\", \"start\", \"comm\"]},\n"
+"      {\"name\": \"syscall_errors\", \"severity\": \"warning\", \"family\": \"syscall\",\n"
+"       \"value\": \"rate:errors\", \"above\": 500, \"clear\": 250, \"min_count\": 1000,\n"
+"       \"for_s\": 60, \"window_s\": 60, \"keep_firing_s\": 120, \"repeat_s\": 3600,\n"
+"       \"group_by\": [\"pid\", \"comm\", \"syscall\"]},\n"
+"      {\"name\": \"probe_event_loss\", \"severity\": \"warning\", \"family\": \"probe_signal\",\n"
+"       \"value\": \"count:lost\", \"above\": 0, \"clear\": 0, \"min_count\": 1,\n"
+"       \"for_s\": 0, \"window_s\": 60, \"keep_firing_s\": 300, \"repeat_s\": 3600,\n"
+"       \"group_by\": [\"signal\"]}\n"
+"    ]\n"
 "  }\n"
 "}\n";
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
-enum field_type { F_UINT, F_DOUBLE, F_TRI, F_ENUM, F_PORTS, F_ROUTES, F_STRING, F_BOUNDS };
+enum field_type { F_UINT, F_DOUBLE, F_TRI, F_ENUM, F_PORTS, F_ROUTES, F_STRING, F_BOUNDS,
+		  F_ALERT_RULES, F_ALERT_SINKS };
 
 struct field {
 	const char *path;
@@ -196,6 +239,17 @@ static const struct field fields[] = {
 	{ "export.otlp.queue", F_UINT, OFF(export.otlp.queue), 1, 10000, NULL },
 	{ "export.otlp.max_points", F_UINT, OFF(export.otlp.max_points), 0, 10000000, NULL },
 	{ "export.otlp.gzip", F_TRI, OFF(export.otlp.gzip), 0, 0, NULL },
+	{ "alerts.enabled", F_TRI, OFF(alerts.enabled), 0, 0, NULL },
+	{ "alerts.eval_s", F_DOUBLE, OFF(alerts.eval_s), 0.1, 3600, NULL },
+	{ "alerts.keepalive_s", F_DOUBLE, OFF(alerts.keepalive_s), 1, 86400, NULL },
+	{ "alerts.queue", F_UINT, OFF(alerts.queue), 1, 100000, NULL },
+	{ "alerts.timeout_s", F_DOUBLE, OFF(alerts.timeout_s), 0.1, 300, NULL },
+	{ "alerts.retries", F_UINT, OFF(alerts.retries), 0, 20, NULL },
+	{ "alerts.backoff_s", F_DOUBLE, OFF(alerts.backoff_s), 0, 600, NULL },
+	{ "alerts.max_alerts", F_UINT, OFF(alerts.max_alerts), 1, 100000, NULL },
+	/* arrays parsed and checked by alert/rules.c */
+	{ "alerts.rules", F_ALERT_RULES, OFF(alerts), 0, 0, NULL },
+	{ "alerts.sinks", F_ALERT_SINKS, OFF(alerts), 0, 0, NULL },
 };
 
 static const struct field *find_field(const char *path)
@@ -369,6 +423,15 @@ static int set_field(struct probe_config *cfg, const struct field *fd, const cJS
 		return 0;
 	case F_BOUNDS:
 		return set_bounds((struct cfg_bounds *)p, v, fd->path, origin, err, errlen);
+	case F_ALERT_RULES:
+	case F_ALERT_SINKS: {
+		char where[256];
+
+		snprintf(where, sizeof(where), "%s: %s", origin, fd->path);
+		return fd->type == F_ALERT_RULES
+			? alert_rules__apply_json((struct alert_config *)p, v, where, err, errlen)
+			: alert_sinks__apply_json((struct alert_config *)p, v, where, err, errlen);
+	}
 	case F_ROUTES: {
 		struct cfg_strlist *l = (struct cfg_strlist *)p;
 		const char *tmpl[ROUTE_TEMPLATES_MAX];

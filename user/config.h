@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include "core/dbports.h"
 #include "core/route.h"
+#include "alert/rules.h"
 
 enum cfg_tri { CFG_AUTO, CFG_ON, CFG_OFF };
 enum cfg_latency { CFG_LAT_EXACT, CFG_LAT_SAMPLED, CFG_LAT_OFF };
@@ -110,6 +111,7 @@ struct probe_config {
 			int gzip;		/* enum cfg_tri: auto = on */
 		} otlp;
 	} export;
+	struct alert_config alerts;	/* rules and sinks (alert/rules.h) */
 };
 
 extern const char config__default_json[];

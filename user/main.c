@@ -24,6 +24,7 @@
 #include "loader/loop.h"
 #include "loader/signals.h"
 #include "view/view.h"
+#include "alert/alerting.h"
 #include "proc/names.h"
 #include "proc/attrib.h"
 
@@ -40,6 +41,7 @@ struct run {
 	struct exporter *exporter;
 	uint64_t start, next_collect, next_render, interval_ns, end;
 	const char *mode;
+	struct alerting *alerting;
 	int tty;
 	int all_exited;
 };
@@ -72,6 +74,7 @@ static int on_tick(uint64_t now, void *arg)
 			return 1;
 		}
 	}
+	alerting__tick(r->alerting, r->store, now);
 	if (r->end && now >= r->end)
 		return 1;
 	if (now >= r->next_render) {
@@ -227,6 +230,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (alerting__start(&r.alerting, &cfg, &cli, stdout, err, sizeof(err))) {
+		fprintf(stderr, "probe: %s\n", err);
+		ret = PROBE_EXIT_USAGE;
+		goto cleanup;
+	}
 	r.cli = &cli;
 	r.cfg = &cfg;
 	r.ctx = &ctx;
@@ -267,6 +275,7 @@ int main(int argc, char **argv)
 	ret = PROBE_EXIT_OK;
 
 cleanup:
+	alerting__stop(r.alerting, cli.json && ret == PROBE_EXIT_OK);
 	exporter__free(r.exporter);	/* its readers stop before the store goes */
 	signals__stop(r.sigs);
 	loop__free(ctx.loop);

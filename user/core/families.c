@@ -394,6 +394,28 @@ static const struct family_desc table[FAM_MAX] = {
 				"probe.alloc.stack.samples" },
 		},
 	},
+	[FAM_ALERT_SINK] = {
+		.name = "alert_sink",
+		.help = "alert notifications per sink: queued, sent, failed, dropped, retried",
+		.max_series = 16,
+		.nlabels = 2,
+		.labels = { L("sink", "probe.alert.sink"), L("type", "probe.alert.sink.type") },
+		.ncounters = ASK_NCOUNTERS,
+		.counters = {
+			[ASK_QUEUED] = { "queued", "{notification}", "alert notifications queued",
+				"probe.alert.notifications.queued" },
+			[ASK_SENT] = { "sent", "{notification}", "alert notifications delivered",
+				"probe.alert.notifications.sent" },
+			[ASK_FAILED] = { "failed", "{notification}",
+				"alert notifications given up (retries exhausted, or refused)",
+				"probe.alert.notifications.failed" },
+			[ASK_DROPPED] = { "dropped", "{notification}",
+				"alert notifications dropped (queue full, or queued at exit)",
+				"probe.alert.notifications.dropped" },
+			[ASK_RETRIES] = { "retries", "{attempt}", "alert delivery attempts retried",
+				"probe.alert.delivery.retries" },
+		},
+	},
 };
 
 unsigned int families__count(void)

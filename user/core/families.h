@@ -60,6 +60,7 @@ enum family_id {
 	FAM_ALLOC_TARGET,
 	FAM_ALLOC_SITE,
 	FAM_ALLOC_STACK,
+	FAM_ALERT_SINK,		/* probe's own: alert notifications per sink */
 	FAM_MAX,
 };
 
@@ -152,6 +153,11 @@ enum alloc_site_gauge {
 
 /* alloc_stack: labels pid, comm, instance, site, stack */
 enum alloc_stack_gauge { AK_BYTES, AK_SAMPLED, AK_NGAUGES };
+
+/* alert_sink: labels sink, type; what delivery did with the notifications */
+enum alert_sink_counter {
+	ASK_QUEUED, ASK_SENT, ASK_FAILED, ASK_DROPPED, ASK_RETRIES, ASK_NCOUNTERS,
+};
 
 unsigned int families__count(void);	/* FAM_MAX */
 /* The declaration of id; NULL when id >= FAM_MAX. */
