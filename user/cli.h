@@ -13,6 +13,7 @@ struct cli {
 	int json;
 	int print_config;
 	int verbose;
+	int leaks;		/* --leaks: allocator uprobes on --pid targets from the start */
 	double duration_s;	/* 0: until SIGINT/SIGTERM */
 	double interval_s;	/* 0: from the config */
 	const char *config_path;

@@ -169,6 +169,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "probe: --pid %d: no such process\n", cli.pids[i]);
 			return PROBE_EXIT_NOPID;
 		}
+	if (cli.leaks)
+		cfg.alloc.enabled = CFG_ON;
 	libbpf_set_print(cli.verbose ? libbpf_print : libbpf_quiet);
 	setrlimit(RLIMIT_MEMLOCK, &unlimited);	/* pre-5.11 kernels charge maps here */
 
@@ -201,6 +203,7 @@ int main(int argc, char **argv)
 	ctx.npids = cli.npids;
 	ctx.self_pid = getpid();
 	ctx.check_only = cli.check;
+	ctx.verbose = cli.verbose;
 
 	r.sigs = signals__start(&ctx);
 	if (!r.sigs) {

@@ -35,6 +35,7 @@ struct probe_ctx {
 	int tracked_fd;		/* the shared tracked_pids map (proc signal's), or -1 */
 	int self_pid;
 	int check_only;		/* --check: start and stop, report */
+	int verbose;		/* -v: probe-site details on stderr */
 	const int *pids;	/* --pid targets */
 	unsigned int npids;
 	int targets_left;	/* set by proc: followed processes still alive */

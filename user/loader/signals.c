@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "loader/detach.h"
 #include "loader/signals.h"
 #include "core/families.h"
 #include "core/store.h"
@@ -160,16 +161,38 @@ void signals__collect(struct signals *s, uint64_t now_ns)
 	}
 }
 
+struct stop_job {
+	void (*stop)(void *state);
+	void *state;
+};
+
+static void stop_one(void *p)
+{
+	struct stop_job *j = p;
+
+	if (j->state)
+		j->stop(j->state);
+}
+
 void signals__stop(struct signals *s)
 {
+	struct stop_job stops[NSIGNALS];
+	void *jobs[NSIGNALS];
 	size_t i;
 
 	if (!s)
 		return;
-	/* Reverse order: proc's filter map goes last. */
-	for (i = NSIGNALS; i-- > 0;)
-		if (s->state[i])
-			table[i]->stop(s->state[i]);
+	/*
+	 * Every signal but proc stops at once (their link releases wait for
+	 * kernel grace periods, which then overlap); proc's filter map goes last.
+	 */
+	for (i = 1; i < NSIGNALS; i++)
+		stops[i - 1] = (struct stop_job){ table[i]->stop, s->state[i] };
+	for (i = 0; i < NSIGNALS - 1; i++)
+		jobs[i] = &stops[i];
+	detach__run(stop_one, jobs, NSIGNALS - 1);
+	if (s->state[0])
+		table[0]->stop(s->state[0]);
 	free(s);
 }
 

@@ -45,6 +45,7 @@
 #include "core/families.h"
 #include "core/route.h"
 #include "core/store.h"
+#include "loader/detach.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signal.h"
@@ -391,6 +392,8 @@ static void http_stop(void *state)
 		if (s->ring_fds[i] >= 0)
 			close(s->ring_fds[i]);
 	free(s->ring_fds);
+	if (s->skel)
+		detach__skeleton(s->skel->skeleton);
 	sockets_bpf__destroy(s->skel);
 	route__templates_free(s->tmpl);
 	for (i = 0; i < SERVICE_SLOTS; i++) {

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "core/families.h"
 #include "core/store.h"
+#include "loader/detach.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signal.h"
@@ -142,6 +143,8 @@ static void sc_stop(void *state)
 	if (s->skel)
 		detach_enter(s);
 	bpf_link__destroy(s->exit);
+	if (s->skel)
+		detach__skeleton(s->skel->skeleton);
 	syscalls_bpf__destroy(s->skel);
 	for (i = 0; i < PREV_BUCKETS; i++) {
 		struct prev *p = s->prev[i], *next;
