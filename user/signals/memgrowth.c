@@ -96,6 +96,19 @@ struct mg_state {
 
 static const char *const tier2_names[] = { "auto", "suspects", "off" };
 
+/*
+ * Someone watching a --pid wants an answer within a minute: there the
+ * horizon is the shorter of horizon_s and pid_horizon_s.
+ */
+static double horizon_of(const struct probe_ctx *ctx)
+{
+	const struct probe_config *cfg = ctx->cfg;
+
+	if (ctx->filter && cfg->memgrowth.pid_horizon_s < cfg->memgrowth.horizon_s)
+		return cfg->memgrowth.pid_horizon_s;
+	return cfg->memgrowth.horizon_s;
+}
+
 static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
@@ -119,7 +132,7 @@ static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		return;
 	}
 	signal__why(st, SIG_LIVE, "%s, horizon %gs; tier 2 (stacks): %s%s",
-		    ctx->filter ? "followed processes" : "host-wide", ctx->filter ? cfg->memgrowth.pid_horizon_s : cfg->memgrowth.horizon_s,
+		    ctx->filter ? "followed processes" : "host-wide", horizon_of(ctx),
 		    tier2_names[cfg->memgrowth.tier2],
 #if defined(__x86_64__)
 		    ""
@@ -528,8 +541,7 @@ static int mg_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	s->cfg = cfg;
 	s->ns_per_tick = tck > 0 ? 1000000000ULL / (uint64_t)tck : 10000000ULL;
 	s->topts = (struct trend_opts){
-		/* someone watching a --pid wants an answer within a minute */
-		.horizon_s = ctx->filter ? cfg->memgrowth.pid_horizon_s : cfg->memgrowth.horizon_s,
+		.horizon_s = horizon_of(ctx),
 		.min_rate = cfg->memgrowth.min_rate_bytes_s,
 		.min_growth = cfg->memgrowth.min_growth_bytes,
 		.min_fit = cfg->memgrowth.min_fit,

@@ -265,7 +265,7 @@ static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 		if (!e)
 			break;
 		if (r->pid) {
-			cJSON_AddStringToObject(e, "pid", r->pid);
+			view__json_label(e, "pid", r->pid);
 			cJSON_AddStringToObject(e, "comm", r->comm ? r->comm : "?");
 			cJSON_AddStringToObject(e, "dest", r->dest ? r->dest : "?");
 			cJSON_AddStringToObject(e, "kind", r->kind ? r->kind : "?");
@@ -310,8 +310,15 @@ static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 	free(rows);
 }
 
+static const char *conn_hint(const struct view_opts *o)
+{
+	(void)o;
+	return "no outbound TCP connections seen (connections a server accepts are not listed)";
+}
+
 const struct view_section view_conn = {
-	.name = "connections",
+	.name = "conn",
+	.hint = conn_hint,
 	.text = conn_text,
 	.json = conn_json,
 };

@@ -124,7 +124,7 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		if (!e)
 			break;
 		for (k = 0; k < n; k++)
-			cJSON_AddStringToObject(e, l[k].key, l[k].value);
+			view__json_label(e, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "calls", (double)row->vs.counters[SYSCALL_CALLS]);
 		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[SYSCALL_ERRORS]);
 		cJSON_AddNumberToObject(e, "seconds", row->vs.seconds);
@@ -147,8 +147,16 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 	free(r.v);
 }
 
+static const char *sc_hint(const struct view_opts *o)
+{
+	return o->pid_mode ? "no syscalls seen yet" :
+			     "off host-wide (signals.syscalls.enabled true turns it on; it costs "
+			     "every process)";
+}
+
 const struct view_section view_syscalls = {
 	.name = "syscalls",
+	.hint = sc_hint,
 	.text = sc_text,
 	.json = sc_json,
 };
