@@ -272,6 +272,7 @@ int main(int argc, char **argv)
 	r.mode = ctx.filter ? "--pid" : "host-wide";
 	r.interval_ns = (uint64_t)((cli.interval_s ? cli.interval_s : cfg.interval_s) * 1e9);
 	r.start = loop__now_ns();
+	signals__ready(r.sigs, r.start);
 	r.next_collect = r.start + COLLECT_NS;
 	r.next_render = r.start + r.interval_ns;
 	r.end = cli.duration_s ? r.start + (uint64_t)(cli.duration_s * 1e9) : 0;

@@ -9,6 +9,7 @@
  *   start   -> open the skeleton, set rodata, pick programs (autoload),
  *              share the pid filter map, load, attach, register ring buffers
  *   collect -> every second: read maps, write the store
+ *   ready   -> (optional) every signal is started: the run's clock starts
  *   counts  -> events seen and lost, for the probe's own health series
  *   stop    -> detach and free everything (links, maps, memory)
  *
@@ -68,6 +69,7 @@ struct signal_ops {
 	void (*plan)(const struct probe_ctx *ctx, struct signal_status *st);
 	int (*start)(struct probe_ctx *ctx, void **state, struct signal_status *st);
 	void (*collect)(void *state, uint64_t now_ns);
+	void (*ready)(void *state, uint64_t now_ns);
 	void (*counts)(void *state, struct signal_counts *c);
 	void (*stop)(void *state);
 };

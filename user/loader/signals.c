@@ -135,6 +135,15 @@ struct signals *signals__start(struct probe_ctx *ctx)
 	return s;
 }
 
+void signals__ready(struct signals *s, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < NSIGNALS; i++)
+		if (s->state[i] && table[i]->ready)
+			table[i]->ready(s->state[i], now_ns);
+}
+
 void signals__collect(struct signals *s, uint64_t now_ns)
 {
 	size_t i;

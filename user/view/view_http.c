@@ -186,7 +186,6 @@ static struct {
 	struct prev_row *v;
 	size_t n, cap;
 	uint64_t at_ns;		/* that render's time; 0: none yet */
-	int family;
 } prev[2];
 
 static struct prev_row *prev_find(int which, const char *key)
@@ -201,7 +200,8 @@ static struct prev_row *prev_find(int which, const char *key)
 
 static void rates_now(struct hrows *r, int which, int client)
 {
-	uint64_t since = prev[which].at_ns ? prev[which].at_ns : r->now - r->o->elapsed_ns;
+	uint64_t start = r->now - r->o->elapsed_ns;
+	uint64_t since = prev[which].at_ns > start ? prev[which].at_ns : start;
 	double dt = r->now > since ? (r->now - since) / 1e9 : 0;
 	struct prev_row *nv;
 	size_t i, n = 0;
