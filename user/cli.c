@@ -36,7 +36,8 @@ static const char doc[] =
 "Needs root (CAP_BPF and CAP_PERFMON). See README.md for the signals, their "
 "hooks and their costs.";
 
-enum { OPT_PRINT_CONFIG = 0x100, OPT_CHECK, OPT_LISTEN, OPT_ALERTMANAGER, OPT_WEBHOOK };
+enum { OPT_PRINT_CONFIG = 0x100, OPT_CHECK, OPT_LISTEN, OPT_ALERTMANAGER, OPT_WEBHOOK,
+       OPT_LEAKS, OPT_SHOW, OPT_HIDE };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0,
@@ -49,13 +50,16 @@ static const struct argp_option options[] = {
 	{ "print-config", OPT_PRINT_CONFIG, NULL, 0, "Print the embedded default config and exit", 0 },
 	{ "check", OPT_CHECK, NULL, 0, "Probe the kernel, try every signal, print which are "
 	  "live (and why not); exit 0 if at least one is", 0 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf's messages to stderr", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's messages and probe-site details to stderr", 0 },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus /metrics here (default: "
 	  "export.listen in the config, 127.0.0.1:9464; \"\" turns it off)", 0 },
 	{ "alertmanager", OPT_ALERTMANAGER, "URL", 0, "Send alerts to this Alertmanager "
 	  "(API v2; e.g. http://127.0.0.1:9093), besides the config's sinks", 0 },
 	{ "webhook", OPT_WEBHOOK, "URL", 0, "POST alerts as JSON to this URL, besides the "
 	  "config's sinks", 0 },
+	{ "show", OPT_SHOW, "LIST", 0, "Only these view sections: http,db,conn,mem,alloc,syscalls,probe", 0 },
+	{ "hide", OPT_HIDE, "LIST", 0, "Leave these view sections out", 0 },
+	{ "leaks", OPT_LEAKS, NULL, 0, "With --pid: trace the targets' allocator (uprobes on malloc and free) from the start, for outstanding bytes per call site; slows an allocation-heavy process (see README). Without it only a tier-1 leak suspect is traced, within budget", 0 },
 	{ 0 },
 };
 
@@ -159,6 +163,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_CHECK:
 		c->check = 1;
+		return 0;
+	case OPT_LEAKS:
+		c->leaks = 1;
+		return 0;
+	case OPT_SHOW:
+		c->show = arg;
+		return 0;
+	case OPT_HIDE:
+		c->hide = arg;
 		return 0;
 	case 'v':
 		c->verbose = 1;

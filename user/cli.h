@@ -14,6 +14,8 @@ struct cli {
 	int json;
 	int print_config;
 	int verbose;
+	int leaks;		/* --leaks: allocator uprobes on --pid targets from the start */
+	const char *show, *hide;	/* view sections, "http,db,..." (checked by the view) */
 	double duration_s;	/* 0: until SIGINT/SIGTERM */
 	double interval_s;	/* 0: from the config */
 	const char *config_path;

@@ -40,6 +40,7 @@ const char config__default_json[] =
 "    \"memgrowth\": {\n"
 "      \"enabled\": \"auto\",\n"
 "      \"horizon_s\": 180,\n"
+"      \"pid_horizon_s\": 40,\n"
 "      \"min_rate_bytes_s\": 8192,\n"
 "      \"min_growth_bytes\": 2097152,\n"
 "      \"min_fit\": 0.8,\n"
@@ -195,6 +196,7 @@ static const struct field fields[] = {
 	{ "signals.conn.enabled", F_TRI, OFF(conn.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.enabled", F_TRI, OFF(memgrowth.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.horizon_s", F_DOUBLE, OFF(memgrowth.horizon_s), 5, 86400, NULL },
+	{ "signals.memgrowth.pid_horizon_s", F_DOUBLE, OFF(memgrowth.pid_horizon_s), 5, 86400, NULL },
 	{ "signals.memgrowth.min_rate_bytes_s", F_DOUBLE, OFF(memgrowth.min_rate_bytes_s), 0, 1e12,
 	  NULL },
 	{ "signals.memgrowth.min_growth_bytes", F_DOUBLE, OFF(memgrowth.min_growth_bytes), 0, 1e15,

@@ -69,6 +69,7 @@ struct probe_config {
 	struct {
 		int enabled;			/* enum cfg_tri: auto = on, host-wide too */
 		double horizon_s;		/* the trend detector's window */
+		double pid_horizon_s;		/* the same under --pid: someone is watching */
 		double min_rate_bytes_s;	/* slower growth is never flagged */
 		double min_growth_bytes;	/* the window's fitted growth must reach this */
 		double min_fit;			/* R^2 of the fitted line, 0..1 */
@@ -78,7 +79,7 @@ struct probe_config {
 		unsigned int sample_bytes;	/* growth per stack sample */
 	} memgrowth;
 	struct {
-		int enabled;			/* enum cfg_tri: auto = --pid targets + tier-1 suspects */
+		int enabled;			/* enum cfg_tri: auto = tier-1 suspects; true = --pid targets too */
 		int mode;			/* enum cfg_alloc_mode */
 		unsigned int sample_bytes;	/* byte-sampling period for stacks */
 		unsigned int min_age_s;		/* allocations older than this can be leaks */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
@@ -44,7 +46,17 @@ struct run {
 	struct alerting *alerting;
 	int tty;
 	int all_exited;
+	unsigned int hide;	/* view sections left out */
 };
+
+/* SIGWINCH: the terminal changed size; the next tick redraws. */
+static volatile sig_atomic_t resized;
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	resized = 1;
+}
 
 static void render(struct run *r, uint64_t now, int summary)
 {
@@ -53,8 +65,18 @@ static void render(struct run *r, uint64_t now, int summary)
 		.tty = r->tty,
 		.top = r->cfg->top,
 		.span_ns = LIVE_SPAN_NS,
+		.rate_ns = r->interval_ns,
 		.elapsed_ns = now - r->start,
+		.hide = r->hide,
+		.pid_mode = r->ctx->filter,
+		.leaks = r->cfg->alloc.enabled == CFG_ON,
 	};
+	struct winsize ws;
+
+	if (r->tty && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col && ws.ws_row) {
+		o.cols = ws.ws_col;
+		o.rows = ws.ws_row;
+	}
 
 	view__render(stdout, r->store, now, &o, r->cli->json, r->mode,
 		     summary ? "signals" : NULL, summary ? signals__json(r->sigs) : NULL);
@@ -77,6 +99,10 @@ static int on_tick(uint64_t now, void *arg)
 	alerting__tick(r->alerting, r->store, now);
 	if (r->end && now >= r->end)
 		return 1;
+	if (resized && r->tty) {
+		resized = 0;
+		r->next_render = now;
+	}
 	if (now >= r->next_render) {
 		render(r, now, 0);
 		r->next_render = now + r->interval_ns;
@@ -119,7 +145,8 @@ static int check_report(const struct cli *cli, const struct features *f,
 	} else {
 		print_features(stdout, f);
 		signals__print(stdout, s);
-		printf("\n%u signal(s) live%s\n", live, live ? "" : ": nothing to observe");
+		printf("\n%u signal(s) live%s\n", signals__live(s),
+		       live ? "" : ": nothing to observe");
 	}
 	return live ? PROBE_EXIT_OK : PROBE_EXIT_UNAVAILABLE;
 }
@@ -160,6 +187,17 @@ int main(int argc, char **argv)
 	}
 	if (cli.listen)
 		snprintf(cfg.export.listen, sizeof(cfg.export.listen), "%s", cli.listen);
+	if (cli.show || cli.hide) {
+		unsigned int mask;
+		char bad[40];
+
+		if (view__parse_sections(cli.show ? cli.show : cli.hide, &mask, bad, sizeof(bad))) {
+			fprintf(stderr, "probe: --%s: unknown section '%s' (http, db, conn, mem, alloc, "
+				"syscalls, probe)\n", cli.show ? "show" : "hide", bad);
+			return PROBE_EXIT_USAGE;
+		}
+		r.hide = cli.show ? ~mask : mask;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "probe: needs root (CAP_BPF and CAP_PERFMON) to load BPF programs\n");
 		return PROBE_EXIT_NOPERM;
@@ -170,6 +208,8 @@ int main(int argc, char **argv)
 			return PROBE_EXIT_NOPID;
 		}
 	bpflog__init(cli.verbose);	/* load failures say why; -v prints libbpf */
+	if (cli.leaks)
+		cfg.alloc.enabled = CFG_ON;
 	setrlimit(RLIMIT_MEMLOCK, &unlimited);	/* pre-5.11 kernels charge maps here */
 
 	features__probe(&feat);
@@ -211,6 +251,7 @@ int main(int argc, char **argv)
 	ctx.npids = cli.npids;
 	ctx.self_pid = getpid();
 	ctx.check_only = cli.check;
+	ctx.verbose = cli.verbose;
 
 	r.sigs = signals__start(&ctx);
 	if (!r.sigs) {
@@ -239,9 +280,15 @@ int main(int argc, char **argv)
 	r.cfg = &cfg;
 	r.ctx = &ctx;
 	r.tty = isatty(STDOUT_FILENO) && !cli.json;
+	if (r.tty) {
+		struct sigaction sa = { .sa_handler = on_winch };
+
+		sigaction(SIGWINCH, &sa, NULL);
+	}
 	r.mode = ctx.filter ? "--pid" : "host-wide";
 	r.interval_ns = (uint64_t)((cli.interval_s ? cli.interval_s : cfg.interval_s) * 1e9);
 	r.start = loop__now_ns();
+	signals__ready(r.sigs, r.start);
 	r.next_collect = r.start + COLLECT_NS;
 	r.next_render = r.start + r.interval_ns;
 	r.end = cli.duration_s ? r.start + (uint64_t)(cli.duration_s * 1e9) : 0;
@@ -260,7 +307,8 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	signals__print(stderr, r.sigs);
+	if (cli.verbose)	/* the table is --check's; a start says one line */
+		signals__print(stderr, r.sigs);
 	fprintf(stderr, "probe: %s\n", exporter__describe(r.exporter));
 	fprintf(stderr, "probe: ready, %u signal(s) live, %s\n", live, r.mode);
 
@@ -270,6 +318,8 @@ int main(int argc, char **argv)
 	}
 	loop__drain(ctx.loop);
 	signals__collect(r.sigs, loop__now_ns());
+	if (r.tty)
+		fputc('\n', stdout);	/* after a ^C the terminal echoed, start afresh */
 	render(&r, loop__now_ns(), 1);
 	attrib__print(ctx.attrib, stderr);
 	ret = PROBE_EXIT_OK;

@@ -66,7 +66,7 @@ class Lines:
 
 
 def start_probe(probe_factory, pids, *extra):
-    pr = probe_factory("--pid", ",".join(str(p) for p in pids), "--json", *extra)
+    pr = probe_factory("--pid", ",".join(str(p) for p in pids), "--json", "--leaks", *extra)
     for p in pids:
         assert f"tracing pid {p}" in pr.stderr, pr.stderr
     return pr
@@ -74,12 +74,12 @@ def start_probe(probe_factory, pids, *extra):
 
 def suspects(obj, pid, fn=None):
     return [s for s in obj.get("alloc", {}).get("suspects", [])
-            if s["pid"] == str(pid) and (fn is None or frame_fn(s["site"]) == fn)]
+            if s["pid"] == pid and (fn is None or frame_fn(s["site"]) == fn)]
 
 
 def sites(obj, pid, instance=None):
     return [s for s in obj.get("alloc", {}).get("sites", [])
-            if s["pid"] == str(pid) and (instance is None or s["instance"] == instance)]
+            if s["pid"] == pid and (instance is None or s["instance"] == instance)]
 
 
 def frame_fn(frame):
@@ -123,7 +123,7 @@ def test_leak_flagged_and_named_steady_not(probe_factory):
     alloc = summ["alloc"]
     targets = {t["pid"]: t for t in alloc["targets"]}
     for p in procs:
-        t = targets[str(p.pid)]
+        t = targets[p.pid]
         assert "malloc" in t["probes"] and "free" in t["probes"]
         assert t["calls"] > 0
     for p in (leak_fp, leak_nofp):
@@ -208,7 +208,7 @@ def test_target_exits_while_traced(probe_factory):
     assert code == 0, err
     assert "every followed process has exited" in err
     summ = summary(out)
-    t = [t for t in summ["alloc"]["targets"] if t["pid"] == str(leak.pid)][0]
+    t = [t for t in summ["alloc"]["targets"] if t["pid"] == leak.pid][0]
     assert t["exited"] is True and t["attached"] is False
     rows = sites(summ, leak.pid)
     assert frame_fn(rows[0]["site"]) == "leak_by_malloc"
@@ -225,7 +225,7 @@ def test_reused_pid_is_a_new_instance(probe_factory):
          "--", fixture("alloc_leak"), "calloc", str(RATE), "14"],
         stdout=subprocess.PIPE, text=True)
     try:
-        pr = probe_factory("--pid", str(spawn.pid), "--json")
+        pr = probe_factory("--pid", str(spawn.pid), "--json", "--leaks")
         # the children share stdout: pick out the spawner's own lines
         a = b_line = None
         for line in spawn.stdout:
@@ -249,7 +249,7 @@ def test_reused_pid_is_a_new_instance(probe_factory):
         pytest.skip("the kernel handed the pid to another process first")
     assert a == b
     summ = summary(out)
-    inst = [t for t in summ["alloc"]["targets"] if t["pid"] == str(a)]
+    inst = [t for t in summ["alloc"]["targets"] if t["pid"] == a]
     by_inst = {}
     for t in inst:
         by_inst.setdefault(t["instance"].split(".")[0], []).append(t)
@@ -319,7 +319,7 @@ def test_host_wide_auto_enable_on_tier1_suspect(probe_factory, tmp_path):
     finally:
         stop([leak])
     summ = summary(out)
-    t = [t for t in summ["alloc"]["targets"] if t["pid"] == str(leak.pid)][0]
+    t = [t for t in summ["alloc"]["targets"] if t["pid"] == leak.pid][0]
     assert t["auto"] is True and t["attached"] is False and t["exited"] is False
     rows = sites(summ, leak.pid)
     assert frame_fn(rows[0]["site"]) == "leak_by_malloc", rows[:3]
@@ -345,7 +345,7 @@ def test_auto_enable_respects_the_budget(probe_factory, tmp_path):
     finally:
         stop([leak])
     assert "over the budget of 0.01%" in err
-    t = [t for t in summary(out)["alloc"]["targets"] if t["pid"] == str(leak.pid)][0]
+    t = [t for t in summary(out)["alloc"]["targets"] if t["pid"] == leak.pid][0]
     assert t["attached"] is False and t["exited"] is False
 
 

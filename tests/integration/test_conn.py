@@ -46,7 +46,7 @@ def write_config(tmp_path, ports=None):
 
 
 def rows(obj, pid):
-    return [r for r in obj["connections"] if r.get("pid") == str(pid)]
+    return [r for r in obj["connections"] if r.get("pid") == pid]
 
 
 def row(obj, pid, dest):

@@ -32,7 +32,7 @@ def host_probe(probe_factory, tmp_path, ports=None):
 
 
 def db_rows(summ, pid):
-    return {r["op"]: r for r in summ["db_queries"] if r["pid"] == str(pid)}
+    return {r["op"]: r for r in summ["db_queries"] if r["pid"] == pid}
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_pgbench_tpcb_statement_counts(probe_factory, tmp_path, postgres):
     summ = lines.stop()
     rows = db_rows(summ, pid)
     # the same pid/comm/dest/kind as the connection rows: the two join
-    conns = [c for c in summ["connections"] if c["pid"] == str(pid)]
+    conns = [c for c in summ["connections"] if c["pid"] == pid]
     assert conns and all(c["kind"] == "postgresql" for c in conns)
     assert {(c["comm"], c["dest"]) for c in conns} == \
         {(r["comm"], r["dest"]) for r in rows.values()}

@@ -78,7 +78,7 @@ def json_lines(stdout):
 
 
 def rows(obj, pid, comm=None):
-    return [r for r in obj.get("memgrowth", []) if r["pid"] == str(pid)
+    return [r for r in obj.get("memgrowth", []) if r["pid"] == pid
             and (comm is None or r["comm"] == comm)]
 
 

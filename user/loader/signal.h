@@ -9,6 +9,7 @@
  *   start   -> open the skeleton, set rodata, pick programs (autoload),
  *              share the pid filter map, load, attach, register ring buffers
  *   collect -> every second: read maps, write the store
+ *   ready   -> (optional) every signal is started: the run's clock starts
  *   counts  -> events seen and lost, for the probe's own health series
  *   stop    -> detach and free everything (links, maps, memory)
  *
@@ -37,6 +38,7 @@ struct probe_ctx {
 	int tracked_fd;		/* the shared tracked_pids map (proc signal's), or -1 */
 	int self_pid;
 	int check_only;		/* --check: start and stop, report */
+	int verbose;		/* -v: probe-site details on stderr */
 	const int *pids;	/* --pid targets */
 	unsigned int npids;
 	int targets_left;	/* set by proc: followed processes still alive */
@@ -69,6 +71,7 @@ struct signal_ops {
 	void (*plan)(const struct probe_ctx *ctx, struct signal_status *st);
 	int (*start)(struct probe_ctx *ctx, void **state, struct signal_status *st);
 	void (*collect)(void *state, uint64_t now_ns);
+	void (*ready)(void *state, uint64_t now_ns);
 	void (*counts)(void *state, struct signal_counts *c);
 	void (*stop)(void *state);
 };
@@ -92,17 +95,5 @@ struct bpf_map;
 int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
 		 const struct probe_ctx *ctx, struct signal_status *st, const char *hint);
 
-/*
- * Detach links all at once, from threads: each detach waits for the
- * kernel (an RCU grace period, 40-110 ms here); waits overlap except for
- * tracepoints, which the kernel detaches one at a time under its event
- * mutex. signal__destroy_links() sets each pointer to NULL;
- * signal__detach_skeleton() does it for every link a skeleton attached,
- * so its destroy has none left to detach.
- */
-#define SIGNAL_MAX_LINKS	32
-struct bpf_link;
-void signal__destroy_links(struct bpf_link **links, unsigned int n);
-void signal__detach_skeleton(struct bpf_object_skeleton *skel);
 
 #endif

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "loader/detach.h"
 #include "loader/signals.h"
 #include "loader/bpflog.h"
 #include "core/families.h"
@@ -144,6 +144,15 @@ struct signals *signals__start(struct probe_ctx *ctx)
 	return s;
 }
 
+void signals__ready(struct signals *s, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < NSIGNALS; i++)
+		if (s->state[i] && table[i]->ready)
+			table[i]->ready(s->state[i], now_ns);
+}
+
 void signals__collect(struct signals *s, uint64_t now_ns)
 {
 	size_t i;
@@ -171,94 +180,40 @@ void signals__collect(struct signals *s, uint64_t now_ns)
 }
 
 struct stop_job {
-	const struct signal_ops *ops;
+	void (*stop)(void *state);
 	void *state;
 };
 
-static void *stop_one(void *arg)
+static void stop_one(void *p)
 {
-	struct stop_job *j = arg;
+	struct stop_job *j = p;
 
-	j->ops->stop(j->state);
-	return NULL;
+	if (j->state)
+		j->stop(j->state);
 }
 
-/*
- * Every signal but proc stops at once, each in a thread: detaching waits
- * for the kernel (an RCU grace period per tracepoint or uprobe, 40-110 ms
- * here). Uprobe and BPF-link teardown overlap across threads; tracepoint
- * detaches do not (the kernel holds its event mutex across the wait), so
- * this took --check's exit from ~2.4 s to ~1.8 s, not further. proc goes
- * last: its map is the pid filter the others share, and it and alloc both
- * remove fds from the event loop.
- */
 void signals__stop(struct signals *s)
 {
-	struct stop_job jobs[NSIGNALS];
-	pthread_t th[NSIGNALS];
-	int threaded[NSIGNALS];
+	struct stop_job stops[NSIGNALS];
+	void *jobs[NSIGNALS];
 	size_t i;
 
 	if (!s)
 		return;
-	for (i = 1; i < NSIGNALS; i++) {
-		threaded[i] = 0;
-		if (!s->state[i])
-			continue;
-		jobs[i] = (struct stop_job){ table[i], s->state[i] };
-		threaded[i] = !pthread_create(&th[i], NULL, stop_one, &jobs[i]);
-		if (!threaded[i])
-			table[i]->stop(s->state[i]);
-	}
+	/*
+	 * Every signal but proc stops at once (their link releases wait for
+	 * kernel grace periods, which then overlap; tracepoint detaches do
+	 * not, the kernel holds its event mutex across the wait); proc goes
+	 * last: its map is the pid filter the others share.
+	 */
 	for (i = 1; i < NSIGNALS; i++)
-		if (threaded[i])
-			pthread_join(th[i], NULL);
+		stops[i - 1] = (struct stop_job){ table[i]->stop, s->state[i] };
+	for (i = 0; i < NSIGNALS - 1; i++)
+		jobs[i] = &stops[i];
+	detach__run(stop_one, jobs, NSIGNALS - 1);
 	if (s->state[0])
 		table[0]->stop(s->state[0]);
 	free(s);
-}
-
-static void *destroy_link(void *arg)
-{
-	bpf_link__destroy(arg);
-	return NULL;
-}
-
-void signal__destroy_links(struct bpf_link **links, unsigned int n)
-{
-	pthread_t th[SIGNAL_MAX_LINKS];
-	int threaded[SIGNAL_MAX_LINKS];
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		threaded[i] = 0;
-		if (!links[i])
-			continue;
-		if (i < SIGNAL_MAX_LINKS)
-			threaded[i] = !pthread_create(&th[i], NULL, destroy_link, links[i]);
-		if (!threaded[i])
-			bpf_link__destroy(links[i]);
-	}
-	for (i = 0; i < n && i < SIGNAL_MAX_LINKS; i++)
-		if (threaded[i])
-			pthread_join(th[i], NULL);
-	for (i = 0; i < n; i++)
-		links[i] = NULL;
-}
-
-void signal__detach_skeleton(struct bpf_object_skeleton *skel)
-{
-	struct bpf_link *links[SIGNAL_MAX_LINKS];
-	int i, n = 0;
-
-	if (!skel)
-		return;
-	for (i = 0; i < skel->prog_cnt && n < SIGNAL_MAX_LINKS; i++)
-		if (*skel->progs[i].link) {
-			links[n++] = *skel->progs[i].link;
-			*skel->progs[i].link = NULL;
-		}
-	signal__destroy_links(links, (unsigned int)n);
 }
 
 unsigned int signals__live(const struct signals *s)

@@ -18,6 +18,8 @@ struct cJSON;
  */
 struct signals *signals__start(struct probe_ctx *ctx);
 void signals__collect(struct signals *s, uint64_t now_ns);
+/* Every signal started: the run (and what it reports) begins at now_ns. */
+void signals__ready(struct signals *s, uint64_t now_ns);
 void signals__stop(struct signals *s);
 unsigned int signals__live(const struct signals *s);
 

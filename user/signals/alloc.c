@@ -42,6 +42,7 @@
 #include "config.h"
 #include "core/families.h"
 #include "core/store.h"
+#include "loader/detach.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signal.h"
@@ -133,6 +134,17 @@ struct alloc_state {
 	struct bpf_link *exec_link;	/* ends a session the moment its process execs */
 };
 
+/*
+ * Under --pid, the targets are traced from the start only when asked
+ * (--leaks, or signals.alloc.enabled true): every allocation pays a trap
+ * (README: a Python workload ran 2x slower), too much to impose unasked on
+ * a production process. Otherwise, as host-wide, only tier-1 suspects.
+ */
+static int all_targets(const struct probe_ctx *ctx)
+{
+	return ctx->filter && ctx->cfg->alloc.enabled == CFG_ON;
+}
+
 static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
@@ -146,7 +158,7 @@ static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_UPROBE]);
 		return;
 	}
-	if (ctx->filter) {
+	if (all_targets(ctx)) {
 		signal__why(st, SIG_LIVE, "--pid targets and descendants (up to %u), %s mode, "
 			    "stacks every %u bytes", cfg->alloc.max_targets,
 			    cfg->alloc.mode == CFG_ALLOC_FULL ? "full" : "sampled",
@@ -154,12 +166,14 @@ static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		return;
 	}
 	if (!cfg->alloc.auto_enable_s) {
-		signal__why(st, SIG_OFF, "host-wide it only traces tier-1 suspects, and "
-			    "signals.alloc.auto_enable_s is 0; use --pid");
+		signal__why(st, SIG_OFF, "only traces tier-1 suspects, and "
+			    "signals.alloc.auto_enable_s is 0; use --pid with --leaks");
 		return;
 	}
-	signal__why(st, SIG_LIVE, "host-wide: a process tier 1 flags (mem_growth suspect) for "
-		    "%u s, within %.3g%% of a CPU", cfg->alloc.auto_enable_s, cfg->alloc.budget_pct);
+	signal__why(st, SIG_LIVE, "%s: a process tier 1 flags (mem_growth suspect) for "
+		    "%u s, within %.3g%% of a CPU%s", ctx->filter ? "--pid" : "host-wide",
+		    cfg->alloc.auto_enable_s, cfg->alloc.budget_pct,
+		    ctx->filter ? "; --leaks traces the targets from the start" : "");
 }
 
 /* --- the cost of one hit, measured on a function of our own --- */
@@ -323,13 +337,11 @@ static void target_labels(const struct target *t, char *pid, size_t plen, struct
 static void detach(struct alloc_state *a, struct target *t)
 {
 	__u32 slot = (__u32)(t - a->t), none = 0, pid = (__u32)t->pid;
-	unsigned int i;
 
 	/* retire the session first: a hit still in flight records nothing */
 	bpf_map_update_elem(bpf_map__fd(a->skel->maps.alloc_slot_session), &slot, &none, BPF_ANY);
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.alloc_exec_watch), &pid);
-	for (i = 0; i < t->nlinks; i++)
-		bpf_link__destroy(t->links[i]);
+	detach__links(t->links, t->nlinks);
 	t->nlinks = 0;
 	if (t->pidfd >= 0) {
 		loop__del_fd(a->ctx->loop, t->pidfd);
@@ -350,9 +362,41 @@ static struct bpf_link *attach_one(struct bpf_program *prog, int pid,
  * Trace pid: find its libc, choose each function's probe site, attach.
  * Returns 0, or -errno with *why filled for the log.
  */
+/*
+ * A malloc replacement mapped as a shared library (Debian's redis-server
+ * links libjemalloc): 1 and its short name in name, else 0.
+ */
+static int other_allocator(int pid, char *name, size_t len)
+{
+	static const char *const libs[] = { "jemalloc", "tcmalloc", "mimalloc", "hoard",
+					    "snmalloc", "rpmalloc" };
+	char path[64], line[512];
+	int found = 0;
+	unsigned int i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *base = strrchr(line, '/');
+
+		for (i = 0; base && i < sizeof(libs) / sizeof(libs[0]); i++)
+			if (!strncmp(base + 1, "lib", 3) && strstr(base, libs[i])) {
+				snprintf(name, len, "%s", libs[i]);
+				found = 1;
+				break;
+			}
+	}
+	fclose(f);
+	return found;
+}
+
 static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned int gen,
 			 uint64_t now, char *why, size_t whylen)
 {
+	char other[16];
 	uint64_t offs[NFUNCS], cookie;
 	char attach[PATH_MAX + 64];
 	struct target *t = NULL;
@@ -396,10 +440,16 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 		t->attr[i].value = t->attr_val[i];
 	}
 	exe_id(pid, &t->exe_dev, &t->exe_ino);
+	if (other_allocator(pid, other, sizeof(other))) {
+		/* libc's malloc would be traced and read "0 calls", which looks like "no leak" */
+		snprintf(why, whylen, "%s (another allocator: its calls bypass libc's malloc)",
+			 other);
+		return -ENOTSUP;
+	}
 	err = uprobe_site__find_libc(pid, attach, sizeof(attach), t->libc, sizeof(t->libc));
 	if (err) {
 		snprintf(why, whylen, "%s", err == -ENOENT ?
-			 "no C library mapped (static, or another allocator): not traced" :
+			 "static (no C library mapped: a static binary or its own allocator)" :
 			 strerror(-err));
 		return err;
 	}
@@ -495,8 +545,15 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 	symbolizer__prepare(a->sym, pid, t->start);
 	if (is_auto)
 		t->until_ns = now + (uint64_t)a->cfg->alloc.auto_enable_s * 1000000000ULL;
-	fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s, %s: %s\n", pid, t->comm,
-		is_auto ? " for a tier-1 memory-growth flag" : "", t->libc, t->probes);
+	/* where each probe sits is detail for -v; one line per process otherwise */
+	if (a->ctx->verbose)
+		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s, %s: %s\n", pid, t->comm,
+			is_auto ? " for a tier-1 memory-growth flag" : "", t->libc, t->probes);
+	else
+		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s: malloc family and free, "
+			"est. %.1f us per allocation+free\n", pid, t->comm,
+			is_auto ? " (tier-1 memory-growth suspect)" : "",
+			2.25 * a->trap_ns / 1000.0);
 	return 0;
 }
 
@@ -618,6 +675,16 @@ static int is_process(int pid)
 	return tgid == pid;
 }
 
+static int is_root(const struct alloc_state *a, int pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->ctx->npids; i++)
+		if (a->ctx->pids[i] == pid)
+			return 1;
+	return 0;
+}
+
 /* Trace pid unless it was tried already (once per process instance). */
 static void try_attach(struct alloc_state *a, int pid, int is_auto, unsigned int gen,
 		       uint64_t now)
@@ -632,7 +699,8 @@ static void try_attach(struct alloc_state *a, int pid, int is_auto, unsigned int
 	if (!is_process(pid))
 		return;		/* a thread: its process is traced as a whole */
 	err = target_attach(a, pid, is_auto, gen, now, why, sizeof(why));
-	if (err)
+	/* a root target always says why; its descendants only with -v */
+	if (err && (a->ctx->verbose || is_root(a, pid)))
 		fprintf(stderr, "probe: alloc: pid %d: not traced: %s\n", pid, why);
 }
 
@@ -728,7 +796,7 @@ static void alloc_collect(void *state, uint64_t now)
 			fprintf(stderr, "probe: alloc: pid %d: not traced after exec: %s\n",
 				reattach[i].pid, why);
 	}
-	if (a->ctx->filter)
+	if (all_targets(a->ctx))
 		follow_tracked(a, now);
 	else
 		follow_suspects(a, now);
@@ -756,14 +824,30 @@ static void alloc_counts(void *state, struct signal_counts *c)
 static void alloc_stop(void *state)
 {
 	struct alloc_state *a = state;
+	struct bpf_link **all;
 	unsigned int i;
+	size_t n = 0;
 
 	if (!a)
 		return;
+	/*
+	 * Sessions retire first, then every target's links go at once
+	 * (detach.h); without memory for the list, detach() frees them.
+	 */
+	all = calloc(PROBE_ALLOC_MAX_SESSIONS, sizeof(a->t[0].links));
+	for (i = 0; all && a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
+		if (a->t[i].session) {
+			memcpy(all + n, a->t[i].links, a->t[i].nlinks * sizeof(*all));
+			n += a->t[i].nlinks;
+			a->t[i].nlinks = 0;
+		}
 	for (i = 0; a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
 		if (a->t[i].session)
 			detach(a, &a->t[i]);
 	bpf_link__destroy(a->calib_link);
+	if (all)
+		detach__links(all, n);
+	free(all);
 	bpf_link__destroy(a->exec_link);
 	alloc_sites__free(a->sites);
 	symbolizer__free(a->sym);
@@ -850,7 +934,7 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 	signal__why(st, SIG_LIVE, "%s; one probe hit costs %.1f us here (%s)", notes,
 		    a->trap_ns / 1000.0, a->trap_measured ? "measured" :
 		    cfg->alloc.trap_cost_us ? "configured" : "not measurable: assumed");
-	for (i = 0; ctx->filter && i < ctx->npids; i++)
+	for (i = 0; all_targets(ctx) && i < ctx->npids; i++)
 		try_attach(a, ctx->pids[i], 0, 0, loop__now_ns());
 	*state = a;
 	return 0;

@@ -36,6 +36,7 @@
 #include "core/dbports.h"
 #include "core/families.h"
 #include "core/store.h"
+#include "loader/detach.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signal.h"
@@ -471,9 +472,10 @@ static void conn_stop(void *state)
 
 	if (!s)
 		return;
-	for (i = 0; i < s->nlinks; i++)
-		bpf_link__destroy(s->links[i]);
+	detach__links(s->links, s->nlinks);
 	ring_buffer__free(s->rb);
+	if (s->skel)
+		detach__skeleton(s->skel->skeleton);
 	tcp_bpf__destroy(s->skel);
 	for (i = 0; i < DEST_BUCKETS; i++) {
 		struct dest *d = s->dests[i], *next;

@@ -45,6 +45,7 @@
 #include "core/families.h"
 #include "core/route.h"
 #include "core/store.h"
+#include "loader/detach.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signal.h"
@@ -532,9 +533,9 @@ static void http_stop(void *state)
 		if (s->ring_fds[i] >= 0)
 			close(s->ring_fds[i]);
 	free(s->ring_fds);
-	signal__destroy_links(s->io_links, PROBE_SOCK_HOOK_MAX);
+	detach__links(s->io_links, PROBE_SOCK_HOOK_MAX);
 	if (s->skel)
-		signal__detach_skeleton(s->skel->skeleton);
+		detach__skeleton(s->skel->skeleton);
 	sockets_bpf__destroy(s->skel);
 	route__templates_free(s->tmpl);
 	for (i = 0; i < SERVICE_SLOTS; i++) {

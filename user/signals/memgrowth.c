@@ -43,6 +43,7 @@
 #include "core/families.h"
 #include "core/store.h"
 #include "core/trend.h"
+#include "loader/detach.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signal.h"
@@ -113,6 +114,19 @@ static const char *const tier2_names[] = { "auto", "suspects", "off" };
 #define MG_TIER2_ARCH	0
 #endif
 
+/*
+ * Someone watching a --pid wants an answer within a minute: there the
+ * horizon is the shorter of horizon_s and pid_horizon_s.
+ */
+static double horizon_of(const struct probe_ctx *ctx)
+{
+	const struct probe_config *cfg = ctx->cfg;
+
+	if (ctx->filter && cfg->memgrowth.pid_horizon_s < cfg->memgrowth.horizon_s)
+		return cfg->memgrowth.pid_horizon_s;
+	return cfg->memgrowth.horizon_s;
+}
+
 static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
@@ -136,7 +150,7 @@ static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		return;
 	}
 	signal__why(st, SIG_LIVE, "%s, horizon %gs; tier 2 (stacks): %s",
-		    ctx->filter ? "followed processes" : "host-wide", cfg->memgrowth.horizon_s,
+		    ctx->filter ? "followed processes" : "host-wide", horizon_of(ctx),
 		    MG_TIER2_ARCH ? tier2_names[cfg->memgrowth.tier2] :
 		    "unavailable on this architecture (x86-64 registers and page-fault codes)");
 }
@@ -518,9 +532,10 @@ static void mg_stop(void *state)
 	if (!s)
 		return;
 	bpf_link__destroy(s->fault);
-	for (i = 0; i < s->nlinks; i++)
-		bpf_link__destroy(s->links[i]);
+	detach__links(s->links, s->nlinks);
 	ring_buffer__free(s->rb);
+	if (s->skel)
+		detach__skeleton(s->skel->skeleton);
 	memgrowth_bpf__destroy(s->skel);
 	for (i = 0; i < MPROC_BUCKETS; i++) {
 		struct mproc *p = s->procs[i], *nx;
@@ -561,7 +576,7 @@ static int mg_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	s->cfg = cfg;
 	s->ns_per_tick = tck > 0 ? 1000000000ULL / (uint64_t)tck : 10000000ULL;
 	s->topts = (struct trend_opts){
-		.horizon_s = cfg->memgrowth.horizon_s,
+		.horizon_s = horizon_of(ctx),
 		.min_rate = cfg->memgrowth.min_rate_bytes_s,
 		.min_growth = cfg->memgrowth.min_growth_bytes,
 		.min_fit = cfg->memgrowth.min_fit,

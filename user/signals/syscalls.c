@@ -18,6 +18,7 @@
 #include "config.h"
 #include "core/families.h"
 #include "core/store.h"
+#include "loader/detach.h"
 #include "loader/features.h"
 #include "loader/loop.h"
 #include "loader/signal.h"
@@ -143,6 +144,8 @@ static void sc_stop(void *state)
 	if (s->skel)
 		detach_enter(s);
 	bpf_link__destroy(s->exit);
+	if (s->skel)
+		detach__skeleton(s->skel->skeleton);
 	syscalls_bpf__destroy(s->skel);
 	for (i = 0; i < PREV_BUCKETS; i++) {
 		struct prev *p = s->prev[i], *next;
@@ -298,6 +301,44 @@ static void prev_sweep(struct sc_state *s)
 	}
 }
 
+/*
+ * The kernel's buckets (6.25 %) go into the series' finer histogram: the
+ * calls at their bucket's midpoint, except one call of the highest bucket
+ * at its upper bound and one of the lowest at its lower bound. So the
+ * reported max is never below the true max (the bucket's bound is all the
+ * kernel knows: at most 6.25 % above), the min never above the true min,
+ * and no percentile falls outside them.
+ */
+static void observe_buckets(struct series *se, uint64_t now, const __u32 *cur, const __u32 *old)
+{
+	int lo = -1, hi = -1, i;
+
+	for (i = 0; i < PROBE_SC_BUCKETS; i++)
+		if (cur[i] != old[i]) {
+			if (lo < 0)
+				lo = i;
+			hi = i;
+		}
+	for (i = lo; lo >= 0 && i <= hi; i++) {
+		uint32_t d = cur[i] - old[i];
+		uint64_t lower = loglin_lower((unsigned int)i, PROBE_SC_SUB_BITS);
+		uint64_t width = loglin_width((unsigned int)i, PROBE_SC_SUB_BITS);
+
+		if (!d)
+			continue;
+		if (i == hi && d) {
+			series__observe_n(se, now, lower + width - 1, 1);
+			d--;
+		}
+		if (i == lo && d) {
+			series__observe_n(se, now, lower, 1);
+			d--;
+		}
+		if (d)
+			series__observe_n(se, now, lower + width / 2, d);
+	}
+}
+
 static void pid_label(char *buf, size_t len, uint32_t pid)
 {
 	snprintf(buf, len, "%u", pid);
@@ -347,14 +388,7 @@ static void collect_calls(struct sc_state *s, uint64_t now)
 			if (se) {
 				series__add(se, now, SYSCALL_CALLS, calls);
 				series__add(se, now, SYSCALL_ERRORS, v.errors - p->a[1]);
-				for (i = 0; i < PROBE_SC_BUCKETS; i++) {
-					uint32_t d = v.buckets[i] - p->buckets[i];
-
-					if (d)
-						series__observe_n(se, now,
-							loglin_lower(i, PROBE_SC_SUB_BITS) +
-							loglin_width(i, PROBE_SC_SUB_BITS) / 2, d);
-				}
+				observe_buckets(se, now, v.buckets, p->buckets);
 			}
 			s->calls += calls;
 		}
@@ -374,6 +408,19 @@ static void collect_calls(struct sc_state *s, uint64_t now)
 		memset(dead_prev[i]->a, 0, sizeof(dead_prev[i]->a));
 		memset(dead_prev[i]->buckets, 0, sizeof(dead_prev[i]->buckets));
 	}
+}
+
+/*
+ * The run starts: a call that began earlier (in flight while the other
+ * signals loaded, or before the probe existed) is counted but not timed,
+ * so no reported time exceeds the time the run covers.
+ */
+static void sc_ready(void *state, uint64_t now)
+{
+	struct sc_state *s = state;
+
+	if (s->skel && s->skel->bss->sc_on_since < now)
+		s->skel->bss->sc_on_since = now;
 }
 
 static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
@@ -479,6 +526,7 @@ const struct signal_ops syscalls_signal = {
 	.plan = sc_plan,
 	.start = sc_start,
 	.collect = sc_collect,
+	.ready = sc_ready,
 	.counts = sc_counts,
 	.stop = sc_stop,
 };

@@ -17,17 +17,123 @@ extern const struct view_section view_db;
 extern const struct view_section view_mem;
 extern const struct view_section view_alloc;
 
+/* Indexed by enum view_sec: the order an incident is worked. */
 static const struct view_section *const sections[] = {
-	&view_health,
-	&view_syscalls,
-	&view_http,
-	&view_conn,
-	&view_db,
-	&view_mem,
-	&view_alloc,
+	[VIEW_SEC_HTTP] = &view_http,
+	[VIEW_SEC_DB] = &view_db,
+	[VIEW_SEC_CONN] = &view_conn,
+	[VIEW_SEC_MEM] = &view_mem,
+	[VIEW_SEC_ALLOC] = &view_alloc,
+	[VIEW_SEC_SYSCALLS] = &view_syscalls,
+	[VIEW_SEC_PROBE] = &view_health,
+};
+
+/*
+ * Rows a section may claim per round when the terminal is short: HTTP
+ * first and most, so the first screen of an 80x24 terminal shows the top
+ * routes.
+ */
+static const unsigned int weight[] = {
+	[VIEW_SEC_HTTP] = 4, [VIEW_SEC_DB] = 2, [VIEW_SEC_CONN] = 2, [VIEW_SEC_MEM] = 2,
+	[VIEW_SEC_ALLOC] = 1, [VIEW_SEC_SYSCALLS] = 2, [VIEW_SEC_PROBE] = 1,
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+_Static_assert(NSECTIONS == VIEW_SEC_COUNT, "one section per enum view_sec");
+
+int view__parse_sections(const char *list, unsigned int *mask, char *bad, size_t len)
+{
+	const char *p = list;
+
+	*mask = 0;
+	while (p && *p) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < NSECTIONS; i++)
+			if (strlen(sections[i]->name) == n && !strncmp(sections[i]->name, p, n))
+				break;
+		if (i == NSECTIONS) {
+			snprintf(bad, len, "%.*s", (int)(n < 32 ? n : 32), p);
+			return -EINVAL;
+		}
+		*mask |= 1u << i;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (!*mask) {
+		snprintf(bad, len, "(empty)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const char *view__window(const struct view_opts *o, char *buf, size_t len)
+{
+	if (o->summary)
+		snprintf(buf, len, "whole run, %.1fs", o->elapsed_ns / 1e9);
+	else
+		snprintf(buf, len, "last %.0fs", o->span_ns / 1e9);
+	return buf;
+}
+
+const char *view__rate_window(const struct view_opts *o, char *buf, size_t len)
+{
+	if (o->summary)
+		snprintf(buf, len, "whole run");
+	else
+		snprintf(buf, len, "last %.3gs", (o->rate_ns ? o->rate_ns : o->span_ns) / 1e9);
+	return buf;
+}
+
+void view__col(FILE *out, const char *s, unsigned int w)
+{
+	size_t n = strlen(s);
+
+	if (!w)
+		return;
+	if (n <= w) {
+		fprintf(out, "%-*s", (int)w, s);
+		return;
+	}
+	fprintf(out, "%.*s\u2026", (int)(w - 1), s);
+}
+
+const char *view__bytes(double b, char *buf, size_t len)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double a = b < 0 ? -b : b;
+	unsigned int i = 0;
+
+	if (a < 1024) {
+		snprintf(buf, len, "%.0fB", b);
+		return buf;
+	}
+	b /= 1024;
+	a /= 1024;
+	while (a >= 1024 && i < 3) {
+		b /= 1024;
+		a /= 1024;
+		i++;
+	}
+	snprintf(buf, len, "%.1f%s", b, units[i]);
+	return buf;
+}
+
+void view__json_label(cJSON *obj, const char *key, const char *value)
+{
+	char *end;
+	long v;
+
+	if (value && !strcmp(key, "pid") && *value) {
+		v = strtol(value, &end, 10);
+		if (!*end) {
+			cJSON_AddNumberToObject(obj, key, (double)v);
+			return;
+		}
+	}
+	cJSON_AddStringToObject(obj, key, value ? value : "");
+}
 
 int view__reserve(void *vp, size_t *cap, size_t n, size_t elem)
 {
@@ -87,17 +193,29 @@ void view__errnos(struct store *st, enum family_id family, uint64_t now,
 		family__for_each(f, errno_one, &w);
 }
 
+const char *view__dur_prec(uint64_t ns, int digits, char *buf, size_t len)
+{
+	static const struct { double div; const char *unit; } u[] = {
+		{ 1, "ns" }, { 1e3, "us" }, { 1e6, "ms" }, { 1e9, "s" },
+	};
+	unsigned int i = 0;
+	double v;
+	int dec;
+
+	while (i < 3 && ns >= u[i + 1].div)
+		i++;
+	v = ns / u[i].div;
+	/* decimals so that `digits` significant digits show (none beyond the integer part) */
+	dec = digits - (v >= 100 ? 3 : v >= 10 ? 2 : 1);
+	if (dec < 0 || i == 0)
+		dec = 0;
+	snprintf(buf, len, "%.*f%s", dec, v, u[i].unit);
+	return buf;
+}
+
 const char *view__dur(uint64_t ns, char *buf, size_t len)
 {
-	if (ns < 1000)
-		snprintf(buf, len, "%luns", (unsigned long)ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.2fms", ns / 1e6);
-	else
-		snprintf(buf, len, "%.2fs", ns / 1e9);
-	return buf;
+	return view__dur_prec(ns, 3, buf, len);
 }
 
 int view__stats(struct series *se, uint64_t now, const struct view_opts *o,
@@ -147,16 +265,85 @@ void view__header(FILE *out, const char *title, uint64_t now, const struct view_
 {
 	(void)now;
 	if (o->summary)
-		fprintf(out, "=== probe summary: %s, %.1fs ===\n", mode, o->elapsed_ns / 1e9);
+		fprintf(out, "=== probe summary: %s, %.1fs (whole-run totals) ===\n", mode,
+			o->elapsed_ns / 1e9);
 	else
-		fprintf(out, "=== %s: %s, last %.0fs (up %.0fs) ===\n", title, mode,
-			o->span_ns / 1e9, o->elapsed_ns / 1e9);
+		fprintf(out, "=== %s: %s, up %.0fs; rates last %.3gs, latency and counts last %.0fs ===\n",
+			title, mode, o->elapsed_ns / 1e9,
+			(o->rate_ns ? o->rate_ns : o->span_ns) / 1e9, o->span_ns / 1e9);
+}
+
+/* Columns a UTF-8 line takes (continuation bytes take none). */
+static unsigned int line_cols(const char *s, size_t n)
+{
+	unsigned int c = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
+
+/* Write one line, cut to cols columns with a visible "…" when longer (0: as is). */
+static void put_line(FILE *out, const char *s, size_t n, unsigned int cols)
+{
+	size_t i;
+	unsigned int c = 0;
+
+	if (!cols || line_cols(s, n) <= cols) {
+		fwrite(s, 1, n, out);
+		fputc('\n', out);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && ++c == cols)
+			break;
+	}
+	fwrite(s, 1, i, out);
+	fputs("\u2026\n", out);
+}
+
+struct sec_text {
+	char *buf;
+	size_t len;
+	size_t *line;		/* offsets of line starts */
+	unsigned int nlines, give;
+};
+
+static void split_lines(struct sec_text *t)
+{
+	size_t i, start = 0, cap = 0;
+
+	t->nlines = 0;
+	t->line = NULL;
+	for (i = 0; i <= t->len; i++) {
+		if (i < t->len && t->buf[i] != '\n')
+			continue;
+		if (i == t->len && i == start)
+			break;
+		if (view__reserve(&t->line, &cap, t->nlines, sizeof(*t->line)))
+			break;
+		t->line[t->nlines++] = start;
+		start = i + 1;
+	}
+}
+
+static size_t line_len(const struct sec_text *t, unsigned int k)
+{
+	size_t end = k + 1 < t->nlines ? t->line[k + 1] - 1 : t->len;
+
+	if (end > t->line[k] && t->buf[end - 1] == '\n')
+		end--;
+	return end - t->line[k];
 }
 
 void view__render(FILE *out, struct store *st, uint64_t now, const struct view_opts *o,
 		  int json, const char *mode, const char *extra_key, cJSON *extra)
 {
+	struct sec_text t[NSECTIONS];
+	unsigned int budget = 0, left, k;
 	size_t i;
+	int more;
 
 	if (json) {
 		cJSON *obj = cJSON_CreateObject();
@@ -169,14 +356,18 @@ void view__render(FILE *out, struct store *st, uint64_t now, const struct view_o
 		cJSON_AddStringToObject(obj, "type", o->summary ? "summary" : "interval");
 		cJSON_AddStringToObject(obj, "mode", mode);
 		cJSON_AddNumberToObject(obj, "elapsed_s", o->elapsed_ns / 1e9);
-		if (!o->summary)
+		if (!o->summary) {
 			cJSON_AddNumberToObject(obj, "window_s", o->span_ns / 1e9);
+			cJSON_AddNumberToObject(obj, "rate_window_s",
+						(o->rate_ns ? o->rate_ns : o->span_ns) / 1e9);
+		}
 		if (extra_key && extra)
 			cJSON_AddItemToObject(obj, extra_key, extra);
 		else
 			cJSON_Delete(extra);
 		for (i = 0; i < NSECTIONS; i++)
-			sections[i]->json(obj, st, now, o);
+			if (!(o->hide & (1u << i)))
+				sections[i]->json(obj, st, now, o);
 		text = cJSON_PrintUnformatted(obj);
 		if (text) {
 			fprintf(out, "%s\n", text);
@@ -187,12 +378,83 @@ void view__render(FILE *out, struct store *st, uint64_t now, const struct view_o
 		return;
 	}
 	cJSON_Delete(extra);
+	/* each section into memory first, so the rows can be shared out */
+	memset(t, 0, sizeof(t));
+	for (i = 0; i < NSECTIONS; i++) {
+		FILE *m;
+
+		if (o->hide & (1u << i))
+			continue;
+		m = open_memstream(&t[i].buf, &t[i].len);
+		if (!m)
+			continue;
+		if (!sections[i]->text(m, st, now, o)) {
+			const char *h = sections[i]->hint ? sections[i]->hint(o) : NULL;
+
+			if (h)
+				fprintf(m, "%s: %s\n", sections[i]->name, h);
+		}
+		fclose(m);
+		split_lines(&t[i]);
+	}
+	/*
+	 * A terminal of R rows: the header, then rows shared out in rounds, each
+	 * section claiming up to its weight per round, in runbook order, until
+	 * every line fits or the rows run out. The cursor's line is kept free.
+	 */
+	if (o->tty && o->rows && !o->summary)
+		budget = o->rows > 2 ? o->rows - 2 : 0;
+	for (i = 0; i < NSECTIONS; i++)
+		t[i].give = budget ? 0 : t[i].nlines;
+	left = budget;
+	do {
+		more = 0;
+		for (i = 0; i < NSECTIONS && left; i++) {
+			unsigned int want = t[i].nlines - t[i].give, w = weight[i];
+
+			if (!want)
+				continue;
+			w = w < want ? w : want;
+			w = w < left ? w : left;
+			t[i].give += w;
+			left -= w;
+			more = 1;
+		}
+	} while (more && left);
+
 	if (o->tty && !o->summary)
 		fputs("\033[H\033[2J", out);	/* home + clear: redraw in place */
-	view__header(out, "probe", now, o, mode);
-	for (i = 0; i < NSECTIONS; i++)
-		if (!sections[i]->text(out, st, now, o))
-			fprintf(out, "(%s: nothing yet)\n", sections[i]->name);
-	fputc('\n', out);
+	{
+		char *hdr = NULL;
+		size_t hlen = 0;
+		FILE *m = open_memstream(&hdr, &hlen);
+
+		if (m) {
+			view__header(m, "probe", now, o, mode);
+			fclose(m);
+			put_line(out, hdr, hlen && hdr[hlen - 1] == '\n' ? hlen - 1 : hlen,
+				 o->tty ? o->cols : 0);
+			free(hdr);
+		}
+	}
+	for (i = 0; i < NSECTIONS; i++) {
+		for (k = 0; k < t[i].give && k < t[i].nlines; k++) {
+			/* a cut section says so on its last row */
+			if (k + 1 == t[i].give && t[i].give < t[i].nlines && k > 0) {
+				char cut[96];
+				int n = snprintf(cut, sizeof(cut), "  \u2026 %u more line(s): --show %s",
+						 t[i].nlines - k, sections[i]->name);
+
+				put_line(out, cut, (size_t)n, o->cols);
+				break;
+			}
+			put_line(out, t[i].buf + t[i].line[k], line_len(&t[i], k),
+				 o->tty ? o->cols : 0);
+		}
+		free(t[i].buf);
+		free(t[i].line);
+	}
+	if (!o->tty || o->summary)
+		fputc('\n', out);
 	fflush(out);
 }

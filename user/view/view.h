@@ -20,12 +20,33 @@ struct view_opts {
 	int summary;		/* totals since start instead of the last window */
 	int tty;		/* redraw in place */
 	unsigned int top;	/* rows per table */
-	uint64_t span_ns;	/* live: the window to report */
+	uint64_t span_ns;	/* live: the window percentiles and counts cover */
+	uint64_t rate_ns;	/* live: rates and error % cover the last refresh interval */
 	uint64_t elapsed_ns;	/* since start; summary rates divide by this */
+	unsigned int hide;	/* sections left out: 1 << VIEW_SEC_* */
+	unsigned int cols, rows;	/* the terminal; 0: no limit (not a terminal) */
+	int pid_mode;		/* --pid (hints differ from host-wide) */
+	int leaks;		/* --pid targets' allocator traced from the start */
 };
 
+/* Sections in runbook order: what is served, what it calls, memory, syscalls. */
+enum view_sec {
+	VIEW_SEC_HTTP, VIEW_SEC_DB, VIEW_SEC_CONN, VIEW_SEC_MEM, VIEW_SEC_ALLOC,
+	VIEW_SEC_SYSCALLS, VIEW_SEC_PROBE, VIEW_SEC_COUNT,
+};
+/* "http,db" -> mask of 1 << VIEW_SEC_*; 0 or -EINVAL (the bad name in bad, len bytes). */
+int view__parse_sections(const char *list, unsigned int *mask, char *bad, size_t len);
+/* "last 60s" (live) or "whole run" (summary), for section titles */
+const char *view__window(const struct view_opts *o, char *buf, size_t len);
+/* "last 2s": the span rates and error % cover */
+const char *view__rate_window(const struct view_opts *o, char *buf, size_t len);
+/* Write s into a column of width w: cut with a visible "…" (at the end) when longer. */
+void view__col(FILE *out, const char *s, unsigned int w);
+
 struct view_section {
-	const char *name;
+	const char *name;	/* as --show/--hide spell it */
+	/* Why the section is empty, one line; NULL for none */
+	const char *(*hint)(const struct view_opts *o);
 	/* Print a titled table; return the number of rows (0: nothing to show). */
 	int (*text)(FILE *out, struct store *st, uint64_t now, const struct view_opts *o);
 	/* Set obj[name] (an array or object) */
@@ -70,8 +91,17 @@ struct view_errnos {
 void view__errnos(struct store *st, enum family_id family, uint64_t now,
 		  const struct view_opts *o, const struct view_errnos *q);
 
-/* "812ns", "4.25ms", "1.2s" */
+/*
+ * "812ns", "4.25ms", "1.2s": three significant digits, what the userspace
+ * histograms resolve (0.39 %). view__dur_prec() shows fewer where the
+ * source is coarser (the kernel's syscall buckets: 6.25 %, two digits).
+ */
 const char *view__dur(uint64_t ns, char *buf, size_t len);
+const char *view__dur_prec(uint64_t ns, int digits, char *buf, size_t len);
+/* One unit system: "812B", "4.3KiB", "18.0MiB", "1.2GiB" */
+const char *view__bytes(double b, char *buf, size_t len);
+/* A numeric label (pid) as a JSON number, anything else as a string. */
+void view__json_label(struct cJSON *obj, const char *key, const char *value);
 
 void view__header(FILE *out, const char *title, uint64_t now, const struct view_opts *o,
 		  const char *mode);

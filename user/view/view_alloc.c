@@ -98,19 +98,10 @@ static unsigned int stacks_of(const struct rows *stacks, const struct series *si
 	return n;
 }
 
+/* one unit system across the view (view.h) */
 static const char *bytes_str(double b, char *buf, size_t len)
 {
-	if (b < 0)
-		b = 0;
-	if (b < 1024)
-		snprintf(buf, len, "%.0fB", b);
-	else if (b < 1024 * 1024)
-		snprintf(buf, len, "%.1fKiB", b / 1024);
-	else if (b < 1024.0 * 1024 * 1024)
-		snprintf(buf, len, "%.2fMiB", b / (1024 * 1024));
-	else
-		snprintf(buf, len, "%.2fGiB", b / (1024.0 * 1024 * 1024));
-	return buf;
+	return view__bytes(b, buf, len);
 }
 
 static const char *lbl(const struct series *se, const char *key)
@@ -228,7 +219,7 @@ static cJSON *site_json(const struct row *r, const struct rows *stacks)
 
 	if (!e)
 		return NULL;
-	cJSON_AddStringToObject(e, "pid", lbl(se, "pid"));
+	view__json_label(e, "pid", lbl(se, "pid"));
 	cJSON_AddStringToObject(e, "comm", lbl(se, "comm"));
 	cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
 	cJSON_AddStringToObject(e, "site", lbl(se, "site"));
@@ -295,7 +286,7 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 
 		if (!e)
 			break;
-		cJSON_AddStringToObject(e, "pid", lbl(se, "pid"));
+		view__json_label(e, "pid", lbl(se, "pid"));
 		cJSON_AddStringToObject(e, "comm", lbl(se, "comm"));
 		cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
 		cJSON_AddStringToObject(e, "libc", lbl(se, "libc"));
@@ -329,8 +320,18 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 	free(stacks.v);
 }
 
+static const char *alloc_hint(const struct view_opts *o)
+{
+	if (o->pid_mode && !o->leaks)
+		return "allocator not traced (each malloc would pay a uprobe trap); a tier-1 "
+		       "suspect is traced automatically; --leaks gives outstanding bytes per "
+		       "call site now";
+	return "no process traced (only tier-1 memory-growth suspects, host-wide)";
+}
+
 const struct view_section view_alloc = {
 	.name = "alloc",
+	.hint = alloc_hint,
 	.text = alloc_text,
 	.json = alloc_json,
 };

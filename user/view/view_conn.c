@@ -134,6 +134,39 @@ static void row_from(struct conn_row *r, const struct side *k, const struct side
  * Merge the two sorted lists into rows: one per (pid, dest) present in
  * either family. Returns the number of busy rows, sorted by weight.
  */
+/*
+ * One name per destination kind across sections: a port the table does not
+ * name is "other" here, but the socket capture may have recognised the
+ * protocol on it (db_query's kind): use that name.
+ */
+struct kind_q {
+	const char *pid, *dest, *kind;
+};
+
+static int kind_one(struct series *se, void *arg)
+{
+	struct kind_q *q = arg;
+	const char *pid = series__label(se, "pid"), *dest = series__label(se, "dest");
+
+	if (pid && dest && !strcmp(pid, q->pid) && !strcmp(dest, q->dest)) {
+		q->kind = series__label(se, "kind");
+		return q->kind != NULL;
+	}
+	return 0;
+}
+
+static void kind_from_queries(struct store *st, struct conn_row *r)
+{
+	struct family *f = families__lookup(st, FAM_DB_QUERY);
+	struct kind_q q = { r->pid, r->dest, NULL };
+
+	if (!f || !r->pid || !r->dest || !r->kind || strcmp(r->kind, "other"))
+		return;
+	family__for_each(f, kind_one, &q);
+	if (q.kind)
+		r->kind = q.kind;
+}
+
 static size_t join(struct store *st, uint64_t now, const struct view_opts *o,
 		   struct conn_row **out)
 {
@@ -157,8 +190,10 @@ static size_t join(struct store *st, uint64_t now, const struct view_opts *o,
 			row_from(&rows[n], NULL, &c.v[j++]);
 		else
 			row_from(&rows[n], &k.v[i++], &c.v[j++]);
-		if (row_busy(&rows[n]))
+		if (row_busy(&rows[n])) {
+			kind_from_queries(st, &rows[n]);
 			n++;
+		}
 	}
 	free(k.v);
 	free(c.v);
@@ -265,7 +300,7 @@ static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 		if (!e)
 			break;
 		if (r->pid) {
-			cJSON_AddStringToObject(e, "pid", r->pid);
+			view__json_label(e, "pid", r->pid);
 			cJSON_AddStringToObject(e, "comm", r->comm ? r->comm : "?");
 			cJSON_AddStringToObject(e, "dest", r->dest ? r->dest : "?");
 			cJSON_AddStringToObject(e, "kind", r->kind ? r->kind : "?");
@@ -310,8 +345,15 @@ static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 	free(rows);
 }
 
+static const char *conn_hint(const struct view_opts *o)
+{
+	(void)o;
+	return "no outbound TCP connections seen (connections a server accepts are not listed)";
+}
+
 const struct view_section view_conn = {
-	.name = "connections",
+	.name = "conn",
+	.hint = conn_hint,
 	.text = conn_text,
 	.json = conn_json,
 };

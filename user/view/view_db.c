@@ -157,7 +157,7 @@ static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 			break;
 		for (k = 0; k < n; k++)
 			if (l[k].value[0])	/* unknown attribution labels are left out */
-				cJSON_AddStringToObject(e, l[k].key, l[k].value);
+				view__json_label(e, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "queries", (double)v->counters[DQ_QUERIES]);
 		cJSON_AddNumberToObject(e, "errors", (double)v->counters[DQ_ERRORS]);
 		cJSON_AddNumberToObject(e, "hits", (double)h);
@@ -182,8 +182,16 @@ static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		family__for_each(sf, add_stat, &a);
 }
 
+static const char *db_hint(const struct view_opts *o)
+{
+	return o->pid_mode ? "no queries seen: queries are timed where they are sent, so run "
+			     "with --pid on the client (PostgreSQL, Redis, MySQL)" :
+			     "no queries seen (PostgreSQL, Redis, MySQL clients, in clear text)";
+}
+
 const struct view_section view_db = {
 	.name = "db",
+	.hint = db_hint,
 	.text = db_text,
 	.json = db_json,
 };

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The HTTP section: routes served (slowest first, by p95) and calls made,
- * each row merging its status classes: rate, error %, 4xx, 5xx and
- * percentiles over all of its requests. Plus what the capture could not
- * parse or time.
+ * each row merging its status classes. Live, REQ/S and ERR% cover the last
+ * refresh interval (the difference of whole-run totals since the previous
+ * render), so a route that stops reads 0 at the next refresh; counts and
+ * percentiles cover the longer window, and a row leaves when that window
+ * holds no request (LAST says how long it has been idle). A server's ERR%
+ * is 5xx only (what OpenTelemetry marks as a server error; a 4xx is the
+ * client's), a client's counts 4xx and 5xx. Plus what the capture could
+ * not parse or time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,9 @@ struct hrow {
 	int overflow;
 	struct hist *h;
 	uint64_t req, e4, e5, by_class[6];
+	uint64_t tot_req, tot_e4, tot_e5;	/* whole run */
+	double now_rate, now_err;		/* over the last refresh interval */
+	uint64_t idle_ns;			/* since a request was last seen */
 	double seconds;
 	uint64_t p50, p90, p95, p99, max;
 	double mean;
@@ -155,6 +163,9 @@ static int add_series(struct series *se, void *arg)
 		return 0;
 	hist__merge(row->h, h);
 	row->req += c[HTTP_REQUESTS];
+	row->tot_req += window__total_counter(w, HTTP_REQUESTS);
+	row->tot_e4 += window__total_counter(w, HTTP_ERRORS_4XX);
+	row->tot_e5 += window__total_counter(w, HTTP_ERRORS_5XX);
 	row->e4 += c[HTTP_ERRORS_4XX];
 	row->e5 += c[HTTP_ERRORS_5XX];
 	if (cls && cls[0] >= '1' && cls[0] <= '5')
@@ -162,6 +173,74 @@ static int add_series(struct series *se, void *arg)
 	if (secs > row->seconds)
 		row->seconds = secs;
 	return 0;
+}
+
+/*
+ * What the previous live render saw per row (key -> whole-run totals), to
+ * turn totals into rates over the refresh interval. Owned by this file;
+ * one live view per process. Rows that left the view are dropped.
+ */
+struct prev_row {
+	char *key;
+	uint64_t req, e4, e5;
+	uint64_t active_ns;	/* last render that saw requests */
+};
+
+static struct {
+	struct prev_row *v;
+	size_t n, cap;
+	uint64_t at_ns;		/* that render's time; 0: none yet */
+} prev[2];
+
+static struct prev_row *prev_find(int which, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < prev[which].n; i++)
+		if (!strcmp(prev[which].v[i].key, key))
+			return &prev[which].v[i];
+	return NULL;
+}
+
+static void rates_now(struct hrows *r, int which, int client)
+{
+	uint64_t start = r->now - r->o->elapsed_ns;
+	uint64_t since = prev[which].at_ns > start ? prev[which].at_ns : start;
+	double dt = r->now > since ? (r->now - since) / 1e9 : 0;
+	struct prev_row *nv;
+	size_t i, n = 0;
+
+	if (r->now == prev[which].at_ns)
+		dt = 0;		/* rendered twice at one instant: keep what was said */
+	nv = calloc(r->n ? r->n : 1, sizeof(*nv));
+	for (i = 0; i < r->n; i++) {
+		struct hrow *row = &r->v[i];
+		struct prev_row *p = prev_find(which, row->key);
+		uint64_t dreq = row->tot_req - (p ? p->req : 0);
+		uint64_t derr = row->tot_e5 - (p ? p->e5 : 0);
+
+		if (client)
+			derr += row->tot_e4 - (p ? p->e4 : 0);
+		row->now_rate = dt > 0 ? dreq / dt : 0;
+		row->now_err = dreq ? 100.0 * (double)derr / (double)dreq : 0;
+		row->idle_ns = dreq || !p ? 0 : r->now - p->active_ns;
+		if (nv) {
+			nv[n].key = strdup(row->key);
+			if (!nv[n].key)
+				continue;
+			nv[n].req = row->tot_req;
+			nv[n].e4 = row->tot_e4;
+			nv[n].e5 = row->tot_e5;
+			nv[n].active_ns = dreq || !p ? r->now : p->active_ns;
+			n++;
+		}
+	}
+	for (i = 0; i < prev[which].n; i++)
+		free(prev[which].v[i].key);
+	free(prev[which].v);
+	prev[which].v = nv;
+	prev[which].n = nv ? n : 0;
+	prev[which].at_ns = r->now;
 }
 
 /* Slowest first: p95, then p99, then the busier row. */
@@ -219,27 +298,65 @@ static size_t rows_collect(struct store *st, enum family_id family, const char *
 	}
 	if (r->n)
 		qsort(r->v, r->n, sizeof(*r->v), by_p95);
+	if (!o->summary)
+		rates_now(r, family == FAM_HTTP_SERVER ? 0 : 1, family != FAM_HTTP_SERVER);
 	return r->n;
 }
 
-static double err_pct(const struct hrow *row)
+/* Whole-run (summary) error %: server 5xx only, client 4xx and 5xx. */
+static double err_pct(const struct hrow *row, int client)
 {
-	return row->req ? 100.0 * (double)(row->e4 + row->e5) / (double)row->req : 0;
+	uint64_t e = row->e5 + (client ? row->e4 : 0);
+
+	return row->req ? 100.0 * (double)e / (double)row->req : 0;
 }
 
-static double rate(const struct hrow *row)
+static double rate(const struct hrow *row, const struct view_opts *o)
 {
+	if (!o->summary)
+		return row->now_rate;
 	return row->seconds > 0 ? (double)row->req / row->seconds : 0;
 }
 
-static void print_row_tail(FILE *out, const struct hrow *row)
+static double err_now(const struct hrow *row, const struct view_opts *o, int client)
 {
-	char a[16], b[16], c[16];
+	return o->summary ? err_pct(row, client) : row->now_err;
+}
 
-	fprintf(out, " %8.1f %8lu %6.1f %6lu %6lu %9s %9s %9s\n", rate(row),
-		(unsigned long)row->req, err_pct(row), (unsigned long)row->e4,
-		(unsigned long)row->e5, view__dur(row->p50, a, sizeof(a)),
+/* Columns of a row's tail; `wide` adds REQS (the window's count) and LAST. */
+static void print_tail_head(FILE *out, int wide)
+{
+	fprintf(out, " %7s %5s %5s %5s", "REQ/S", "ERR%", "4XX", "5XX");
+	if (wide)
+		fprintf(out, " %7s", "REQS");
+	fprintf(out, " %7s %7s %7s", "P50", "P95", "P99");
+	if (wide)
+		fprintf(out, " %6s", "LAST");
+	fputc('\n', out);
+}
+
+#define TAIL_NARROW	50
+#define TAIL_WIDE	(TAIL_NARROW + 8 + 7)
+
+static void print_row_tail(FILE *out, const struct hrow *row, const struct view_opts *o,
+			   int client, int wide)
+{
+	char a[16], b[16], c[16], last[16];
+
+	fprintf(out, " %7.1f %5.1f %5lu %5lu", rate(row, o), err_now(row, o, client),
+		(unsigned long)row->e4, (unsigned long)row->e5);
+	if (wide)
+		fprintf(out, " %7lu", (unsigned long)row->req);
+	fprintf(out, " %7s %7s %7s", view__dur(row->p50, a, sizeof(a)),
 		view__dur(row->p95, b, sizeof(b)), view__dur(row->p99, c, sizeof(c)));
+	if (wide) {
+		if (o->summary || !row->idle_ns)
+			snprintf(last, sizeof(last), "now");
+		else
+			snprintf(last, sizeof(last), "-%.0fs", row->idle_ns / 1e9);
+		fprintf(out, " %6s", last);
+	}
+	fputc('\n', out);
 }
 
 struct stat_arg {
@@ -276,48 +393,79 @@ static void stats(struct store *st, struct stat_arg *a)
 		family__for_each(f, stat_one, a);
 }
 
+/* "GET /path" */
+static void method_route(char *buf, size_t len, const char *method, const char *route)
+{
+	snprintf(buf, len, "%s %s", method ? method : "?", route ? route : "?");
+}
+
 static int http_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
 {
 	struct hrows sr, cr;
 	struct stat_arg sa = { .out = out, .now = now, .o = o };
+	unsigned int cols = o->cols ? o->cols : 160, wide = cols >= 100, svc = cols >= 120 ? 16 : 0;
+	unsigned int tail = wide ? TAIL_WIDE : TAIL_NARROW, name;
+	char win[32], rwin[32], mr[600];
 	size_t i, ns, nc;
 
+	/* the name column takes what the numbers leave (cut with a visible "…") */
+	name = cols > tail + svc + 12 ? cols - tail - svc : 12;
+	if (name > 64)
+		name = 64;
+	view__window(o, win, sizeof(win));
+	view__rate_window(o, rwin, sizeof(rwin));
 	ns = rows_collect(st, FAM_HTTP_SERVER, server_keys, 8, now, o, &sr);
 	nc = rows_collect(st, FAM_HTTP_CLIENT, client_keys, 9, now, o, &cr);
 	if (ns) {
-		fprintf(out, "HTTP SERVER (slowest first by p95, top %u)\n", o->top);
-		fprintf(out, "%-15s %-7s %-34s %8s %8s %6s %6s %6s %9s %9s %9s\n", "SERVICE",
-			"METHOD", "ROUTE", "REQ/S", "REQS", "ERR%", "4XX", "5XX", "P50", "P95",
-			"P99");
+		fprintf(out, "HTTP SERVED, slowest first; REQ/S, ERR%% (5xx) %s; rest %s\n",
+			rwin, win);
+		if (svc)
+			view__col(out, "SERVICE", svc);
+		view__col(out, "ROUTE", name);
+		print_tail_head(out, wide);
 		for (i = 0; i < ns && i < o->top; i++) {
 			const struct hrow *row = &sr.v[i];
 
-			if (row->overflow)
-				fprintf(out, "%-15s %-7s %-34s", "(overflow)", "-", "-");
-			else
-				fprintf(out, "%-15.15s %-7s %-34.34s", row->val[0] ? row->val[0] : "?",
-					row->val[2] ? row->val[2] : "?",
-					row->val[3] ? row->val[3] : "?");
-			print_row_tail(out, row);
+			if (row->overflow) {
+				if (svc)
+					view__col(out, "(overflow)", svc);
+				view__col(out, "(other routes)", name);
+			} else {
+				if (svc) {
+					view__col(out, row->val[0] ? row->val[0] : "?", svc - 1);
+					fputc(' ', out);
+				}
+				method_route(mr, sizeof(mr), row->val[2], row->val[3]);
+				view__col(out, mr, name);
+			}
+			print_row_tail(out, row, o, 0, wide);
 		}
 	}
 	if (nc) {
-		fprintf(out, "HTTP CLIENT (slowest first by p95, top %u)\n", o->top);
-		fprintf(out, "%-15s %-7s %-22s %-21s %8s %8s %6s %6s %6s %9s %9s %9s\n", "COMM",
-			"METHOD", "HOST", "PEER", "REQ/S", "REQS", "ERR%", "4XX", "5XX", "P50",
-			"P95", "P99");
+		fprintf(out, "HTTP CALLS MADE, slowest first; REQ/S, ERR%% (4xx+5xx) %s; rest %s\n",
+			rwin, win);
+		if (svc)
+			view__col(out, "COMM", svc);
+		view__col(out, "CALL (METHOD HOST PEER)", name);
+		print_tail_head(out, wide);
 		for (i = 0; i < nc && i < o->top; i++) {
 			const struct hrow *row = &cr.v[i];
 
-			if (row->overflow)
-				fprintf(out, "%-15s %-7s %-22s %-21s", "(overflow)", "-", "-", "-");
-			else
-				fprintf(out, "%-15.15s %-7s %-22.22s %-21.21s",
-					row->val[0] ? row->val[0] : "?",
-					row->val[4] ? row->val[4] : "?",
-					row->val[2] ? row->val[2] : "?",
-					row->val[3] ? row->val[3] : "?");
-			print_row_tail(out, row);
+			if (row->overflow) {
+				if (svc)
+					view__col(out, "(overflow)", svc);
+				view__col(out, "(other calls)", name);
+			} else {
+				if (svc) {
+					view__col(out, row->val[0] ? row->val[0] : "?", svc - 1);
+					fputc(' ', out);
+				}
+				snprintf(mr, sizeof(mr), "%s %s %s", row->val[4] ? row->val[4] : "?",
+					 row->val[2] && row->val[2][0] ? row->val[2] : "-",
+					 row->val[3] ? row->val[3] : "?");
+				view__col(out, mr, name);
+			}
+			print_row_tail(out, row, o, 1, wide);
 		}
 	}
 	stats(st, &sa);
@@ -328,7 +476,7 @@ static int http_text(FILE *out, struct store *st, uint64_t now, const struct vie
 	return (int)(ns + nc) + sa.n;
 }
 
-static cJSON *rows_json(const struct hrows *r)
+static cJSON *rows_json(const struct hrows *r, const struct view_opts *o, int client)
 {
 	static const char *const cls[] = { "?", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	cJSON *arr = cJSON_CreateArray();
@@ -352,9 +500,11 @@ static cJSON *rows_json(const struct hrows *r)
 		cJSON_AddNumberToObject(e, "requests", (double)row->req);
 		cJSON_AddNumberToObject(e, "errors_4xx", (double)row->e4);
 		cJSON_AddNumberToObject(e, "errors_5xx", (double)row->e5);
-		cJSON_AddNumberToObject(e, "error_rate",
-					row->req ? (double)(row->e4 + row->e5) / (double)row->req : 0);
-		cJSON_AddNumberToObject(e, "rate_per_s", rate(row));
+		/* server: 5xx only; client: 4xx and 5xx (over the window or run) */
+		cJSON_AddNumberToObject(e, "error_rate", err_pct(row, client) / 100.0);
+		cJSON_AddNumberToObject(e, "rate_per_s", rate(row, o));
+		if (!o->summary)
+			cJSON_AddNumberToObject(e, "error_rate_now", row->now_err / 100.0);
 		cJSON_AddNumberToObject(e, "seconds", row->seconds);
 		byc = cJSON_AddObjectToObject(e, "status");
 		for (k = 1; k < 6; k++)
@@ -382,18 +532,26 @@ static void http_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 	if (!http)
 		return;
 	rows_collect(st, FAM_HTTP_SERVER, server_keys, 8, now, o, &r);
-	cJSON_AddItemToObject(http, "server", rows_json(&r));
+	cJSON_AddItemToObject(http, "server", rows_json(&r, o, 0));
 	rows_free(&r);
 	rows_collect(st, FAM_HTTP_CLIENT, client_keys, 9, now, o, &r);
-	cJSON_AddItemToObject(http, "client", rows_json(&r));
+	cJSON_AddItemToObject(http, "client", rows_json(&r, o, 1));
 	rows_free(&r);
 	sa.obj = cJSON_AddObjectToObject(http, "stats");
 	if (sa.obj)
 		stats(st, &sa);
 }
 
+static const char *http_hint(const struct view_opts *o)
+{
+	(void)o;
+	return "no HTTP requests seen (HTTP/1.x in clear text over TCP; TLS, HTTP/2 and "
+	       "Unix sockets are not seen)";
+}
+
 const struct view_section view_http = {
 	.name = "http",
+	.hint = http_hint,
 	.text = http_text,
 	.json = http_json,
 };

@@ -171,22 +171,10 @@ static size_t stacks_of(struct store *st, struct series *leak, uint64_t now,
 
 /* --- text --- */
 
+/* one unit system across the view (view.h) */
 static const char *bytes_str(double b, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "K", "M", "G", "T" };
-	double a = fabs(b);
-	unsigned int u = 0;
-
-	while (a >= 1024 && u < 4) {
-		a /= 1024;
-		b /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%.0f%s", b, units[u]);
-	else
-		snprintf(buf, len, "%.1f%s", b, units[u]);
-	return buf;
+	return view__bytes(b, buf, len);
 }
 
 static void print_stack(FILE *out, const struct srow *s)
@@ -327,7 +315,7 @@ static void mem_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 
 		if (!e)
 			break;
-		cJSON_AddStringToObject(e, "pid", series__label(row->se, "pid"));
+		view__json_label(e, "pid", series__label(row->se, "pid"));
 		cJSON_AddStringToObject(e, "comm", series__label(row->se, "comm"));
 		cJSON_AddBoolToObject(e, "alive", row->alive);
 		cJSON_AddNumberToObject(e, "rss_bytes", series__gauge(row->se, MG_RSS));
@@ -346,8 +334,15 @@ static void mem_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 	free(r.v);
 }
 
+static const char *mem_hint(const struct view_opts *o)
+{
+	(void)o;
+	return "no memory change seen yet (a process shows once its memory changes)";
+}
+
 const struct view_section view_mem = {
-	.name = "memgrowth",
+	.name = "mem",
+	.hint = mem_hint,
 	.text = mem_text,
 	.json = mem_json,
 };

@@ -64,13 +64,15 @@ static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_
 {
 	struct rows r;
 	size_t i;
-	char a[16], b[16], c[16], d[16];
+	char a[16], b[16], c[16], d[16], m[16], win[32];
 
 	if (!collect_rows(st, now, o, &r))
 		return 0;
-	fprintf(out, "SYSCALLS (top %u by time)\n", o->top);
-	fprintf(out, "%-16s %7s %-16s %10s %8s %9s %9s %9s %9s  %s\n", "COMM", "PID", "SYSCALL",
-		"CALLS", "ERRORS", "TIME", "P50", "P95", "P99", "ERRNO");
+	/* kernel buckets: 6.25 %, so two significant digits; MAX is the bucket's bound */
+	fprintf(out, "SYSCALLS (top %u by time, %s; latency \u00b16%%, MAX an upper bound)\n",
+		o->top, view__window(o, win, sizeof(win)));
+	fprintf(out, "%-16s %7s %-16s %10s %8s %8s %7s %7s %7s %7s  %s\n", "COMM", "PID", "SYSCALL",
+		"CALLS", "ERRORS", "TIME", "P50", "P95", "P99", "MAX", "ERRNO");
 	for (i = 0; i < r.n && i < o->top; i++) {
 		struct sc_row *row = &r.v[i];
 		char errs[160] = "";
@@ -89,13 +91,14 @@ static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_
 		}
 		if (row->vs.counters[SYSCALL_ERRORS])
 			view__errnos(st, FAM_SYSCALL_ERRNO, now, o, &q);
-		fprintf(out, "%-16s %7s %-16s %10lu %8lu %9s %9s %9s %9s  %s\n",
+		fprintf(out, "%-16.16s %7s %-16.16s %10lu %8lu %8s %7s %7s %7s %7s  %s\n",
 			comm ? comm : "?", q.pid, q.value,
 			(unsigned long)row->vs.counters[SYSCALL_CALLS], (unsigned long)row->vs.counters[SYSCALL_ERRORS],
-			row->vs.count ? view__dur((uint64_t)row->time_ns, a, sizeof(a)) : "-",
-			row->vs.count ? view__dur(row->vs.p50, b, sizeof(b)) : "-",
-			row->vs.count ? view__dur(row->vs.p95, c, sizeof(c)) : "-",
-			row->vs.count ? view__dur(row->vs.p99, d, sizeof(d)) : "-",
+			row->vs.count ? view__dur_prec((uint64_t)row->time_ns, 2, a, sizeof(a)) : "-",
+			row->vs.count ? view__dur_prec(row->vs.p50, 2, b, sizeof(b)) : "-",
+			row->vs.count ? view__dur_prec(row->vs.p95, 2, c, sizeof(c)) : "-",
+			row->vs.count ? view__dur_prec(row->vs.p99, 2, d, sizeof(d)) : "-",
+			row->vs.count ? view__dur_prec(row->vs.max, 2, m, sizeof(m)) : "-",
 			errs);
 	}
 	free(r.v);
@@ -125,7 +128,7 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 			break;
 		for (k = 0; k < n; k++)
 			if (l[k].value[0])	/* unknown attribution labels are left out */
-				cJSON_AddStringToObject(e, l[k].key, l[k].value);
+				view__json_label(e, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "calls", (double)row->vs.counters[SYSCALL_CALLS]);
 		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[SYSCALL_ERRORS]);
 		cJSON_AddNumberToObject(e, "seconds", row->vs.seconds);
@@ -148,8 +151,16 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 	free(r.v);
 }
 
+static const char *sc_hint(const struct view_opts *o)
+{
+	return o->pid_mode ? "no syscalls seen yet" :
+			     "off host-wide (signals.syscalls.enabled true turns it on; it costs "
+			     "every process)";
+}
+
 const struct view_section view_syscalls = {
 	.name = "syscalls",
+	.hint = sc_hint,
 	.text = sc_text,
 	.json = sc_json,
 };
