@@ -89,9 +89,12 @@ def one(cfg, hostwide, length):
         script = os.path.join(ROOT, "scripts", "bt", cfg[3:])
         probe = subprocess.Popen(["bpftrace", script], stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
-        line = probe.stdout.readline()
-        if "Attaching" not in line:
-            raise RuntimeError("bpftrace did not start: " + line + probe.stdout.read())
+        seen = ""
+        while "Attaching" not in seen:      # it may warn first (RLIMIT_MEMLOCK)
+            line = probe.stdout.readline()
+            if not line:
+                raise RuntimeError("bpftrace did not start: " + seen)
+            seen += line
         time.sleep(1)
     elif cfg and cfg.startswith("floor:"):
         probe = subprocess.Popen([FLOOR, cfg.split(":")[1], str(loop.pid)],
