@@ -224,7 +224,7 @@ class Scenario:
                 line, buf = buf.split(b"\n", 1)
                 obj = json.loads(line)
                 lines.append(obj)
-                if any(m["pid"] == str(pid) and m["suspect"] for m in obj.get("memgrowth", [])):
+                if any(m["pid"] == pid and m["suspect"] for m in obj.get("memgrowth", [])):
                     return lines
         return lines
 
@@ -242,7 +242,7 @@ def scenario():
 
 def test_syscall_mix_exact(scenario):
     rows = {r["syscall"]: r for r in scenario.summary.get("syscalls", [])
-            if r["pid"] == str(scenario.pids["mix"])}
+            if r["pid"] == scenario.pids["mix"]}
     assert rows, "no syscall rows for syscall_mix"
     assert rows["read"]["calls"] == READS and rows["read"]["errors"] == 0
     assert rows["openat"]["calls"] == OPENS + 1          # + /dev/zero itself
@@ -271,7 +271,7 @@ def test_refused_connects_exact(scenario):
     summ = [l for l in scenario.conn_out.splitlines() if l.startswith("summary")]
     assert summ and f"fail={REFUSED}" in summ[0], scenario.conn_out
     rows = [r for r in scenario.summary.get("connections", [])
-            if r.get("pid") == str(scenario.pids["connector"])]
+            if r.get("pid") == scenario.pids["connector"]]
     assert len(rows) == 1, rows
     c = rows[0]["connects"]
     assert c["attempts"] == REFUSED and c["failed"] == REFUSED
@@ -281,7 +281,7 @@ def test_refused_connects_exact(scenario):
 
 def test_redis_exchange_exact(scenario):
     rows = {r["op"]: r for r in scenario.summary.get("db_queries", [])
-            if r["pid"] == str(scenario.pids["self"])}
+            if r["pid"] == scenario.pids["self"]}
     assert rows, scenario.summary.get("db_queries")
     assert rows["SET"]["queries"] == HITS and rows["SET"]["errors"] == 0
     g = rows["GET"]
@@ -290,7 +290,7 @@ def test_redis_exchange_exact(scenario):
 
 
 def test_leak_flagged(scenario):
-    pid = str(scenario.pids["leak"])
+    pid = scenario.pids["leak"]
     flagged = [l["elapsed_s"] for l in scenario.leak_lines
                if any(m["pid"] == pid and m["suspect"] for m in l.get("memgrowth", []))]
     assert flagged, f"leak_malloc not flagged within {LEAK_DEADLINE_S}s on {kernel()}"
