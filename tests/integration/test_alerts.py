@@ -330,7 +330,7 @@ def test_receiver_down_or_slow_never_stalls_the_probe(probe_factory, tmp_path):
         code, out, err = pr.stop()
         assert code == 0, err
         assert time.time() - t0 < 10        # shutdown is bounded too
-        live = [l for l in out.splitlines() if '"type":"live"' in l]
+        live = [l for l in out.splitlines() if '"type":"interval"' in l]
         assert len(live) >= 8, len(live)    # the view kept its 1 s pace
         st = alerts_line(out)
         assert st["queue_max_depth"] <= 4 == st["queue_bound"], st
