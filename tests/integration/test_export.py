@@ -508,7 +508,7 @@ def test_stalled_scrapers_block_neither_the_loop_nor_other_scrapes(probe_factory
     app = procs.start([PY, os.path.join(FIXSRC, "http_app.py"), str(tmp_path / "app.log")])
     aport = wait_ready(app, "http_app.py")
     pr, port = start_probe(probe_factory, tmp_path, "--pid", str(app.pid),
-                           export={"timeout_s": 2, "max_connections": 4})
+                           export={"timeout_s": 2, "max_connections": 6})
     stalled = []
     for _ in range(3):
         s = socket.create_connection(("127.0.0.1", port))

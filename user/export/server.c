@@ -144,37 +144,35 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, cons
 	return ret;
 }
 
-/* Render snap into the cache unless it is already there. Under s->lock. */
-static int cache_render(struct server *s, struct snapshot *snap)
+/*
+ * Render snap into the cache unless it is already there; compress it only
+ * when a gzip scrape asks (compressing 10,000 series costs about as much as
+ * rendering them). Under s->lock.
+ */
+static int cache_render(struct server *s, struct snapshot *snap, int gzip)
 {
 	struct sbuf b = { 0 };
-	char *gz;
-	size_t gzlen;
 	int err;
 
-	if (s->cached == snap && s->text)
-		return 0;
-	err = prom__render(snap, &b);
-	if (!err && !b.p)
-		sbuf__puts(&b, "");	/* an empty exposition is still a valid one */
-	err = err ? err : b.err;
-	if (err) {
-		sbuf__free(&b);
-		return err;
+	if (s->cached != snap || !s->text) {
+		err = prom__render(snap, &b);
+		if (!err && !b.p)
+			sbuf__puts(&b, "");	/* an empty exposition is still a valid one */
+		err = err ? err : b.err;
+		if (err) {
+			sbuf__free(&b);
+			return err;
+		}
+		free(s->text);
+		free(s->gz);
+		s->gz = NULL;
+		snapshot__put(s->cached);
+		s->cached = snapshot__get(snap);
+		s->text = b.p;
+		s->text_len = b.len;
 	}
-	err = gz__compress(b.p, b.len, &gz, &gzlen);
-	if (err) {
-		sbuf__free(&b);
-		return err;
-	}
-	free(s->text);
-	free(s->gz);
-	snapshot__put(s->cached);
-	s->cached = snapshot__get(snap);
-	s->text = b.p;
-	s->text_len = b.len;
-	s->gz = gz;
-	s->gz_len = gzlen;
+	if (gzip && !s->gz)
+		return gz__compress(s->text, s->text_len, &s->gz, &s->gz_len);
 	return 0;
 }
 
@@ -220,7 +218,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	snap = s->get(s->arg);
 	gzip = accepts_gzip(c);
 	pthread_mutex_lock(&s->lock);
-	err = snap ? cache_render(s, snap) : -EAGAIN;
+	err = snap ? cache_render(s, snap, gzip) : -EAGAIN;
 	if (err) {
 		s->st.errors++;
 		pthread_mutex_unlock(&s->lock);
