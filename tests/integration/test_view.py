@@ -184,7 +184,7 @@ def test_tmux_first_screen_fits_slow_route_first_and_resizes(tmp_path, width, he
             == (width >= 120)
 
         # resizing re-lays the view (SIGWINCH): width and height follow
-        nw, nh = (120, 30) if width == 80 else (60, 16)
+        nw, nh = (120, 30) if width == 80 else (100, 16)
         r = tmux("resize-window", "-t", "v", "-x", str(nw), "-y", str(nh))
         assert r.returncode == 0, r.stderr
 
@@ -206,7 +206,8 @@ def test_route_that_stops_reads_zero_within_two_refreshes(tmp_path):
         p, t_ready, _ = start_probe("--pid", str(app.pid), "--json", "-i", "1")
         jl = JsonLines(p)
         traffic = Traffic(port, ["/api/v1/users/1"], max_s=4)
-        traffic.t.join(timeout=30)
+        while not traffic.done.is_set():
+            jl.read(time.time() + 0.2)
         stopped = traffic.last
         assert traffic.sent > 10
         lines = jl.read(time.time() + 4)
