@@ -309,7 +309,7 @@ def test_host_wide_auto_enable_on_tier1_suspect(probe_factory, tmp_path):
     try:
         pr = probe_factory("--json", "--config", cfg, "-i", "3600")  # stdout read at the end only
         leak.send_signal(signal.SIGUSR1)
-        assert wait_stderr(pr, f"tracing pid {leak.pid} (alloc_leak) for a tier-1", 90), \
+        assert wait_stderr(pr, f"tracing pid {leak.pid} (alloc_leak) (tier-1 memory-growth suspect)", 90), \
             pr.stderr[-3000:]
         # bounded: it stops by itself after auto_enable_s
         assert wait_stderr(pr, f"pid {leak.pid} (alloc_leak): stopped tracing: "
@@ -334,7 +334,7 @@ def test_auto_enable_respects_the_budget(probe_factory, tmp_path):
     try:
         pr = probe_factory("--json", "--config", cfg, "-i", "3600")  # stdout read at the end only
         leak.send_signal(signal.SIGUSR1)
-        assert wait_stderr(pr, f"tracing pid {leak.pid} (alloc_leak) for a tier-1", 90), \
+        assert wait_stderr(pr, f"tracing pid {leak.pid} (alloc_leak) (tier-1 memory-growth suspect)", 90), \
             pr.stderr[-3000:]
         t_on = time.time()
         assert wait_stderr(pr, f"pid {leak.pid} (alloc_leak): stopped tracing: estimated", 20), \

@@ -189,12 +189,12 @@ def test_labels_from_cgroup_and_pod_list(container, probe_factory, monkeypatch):
     other = [r for r in served if r not in mine]
     assert other and all(attrib(r) == {"k8s_node_name": NODE} for r in other), other
 
-    sc = [r for r in s["syscalls"] if r["pid"] == str(inside.pid)]
+    sc = [r for r in s["syscalls"] if r["pid"] == inside.pid]
     assert sc, s["syscalls"][:5]
     for r in sc:
         assert attrib(r) == want, r
     assert any(r["syscall"] in ("read", "recvfrom") for r in sc)
-    sc_out = [r for r in s["syscalls"] if r["pid"] == str(outside.pid)]
+    sc_out = [r for r in s["syscalls"] if r["pid"] == outside.pid]
     assert sc_out and all("container_id" not in r for r in sc_out)
 
     assert pods.requests >= 1

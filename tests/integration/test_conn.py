@@ -423,8 +423,9 @@ def test_connections_open_before_start_are_followed(probe_factory, tmp_path, red
     while not line.startswith("held"):
         line = client.stdout.readline()
     assert line.strip() == f"held {n}"
-    lines = host_probe(probe_factory, tmp_path, {"redis": [redis.port]})
-    assert "open before start followed" in lines.probe.stderr
+    # the signal table (with the seeded count) is printed at start under -v
+    lines = host_probe(probe_factory, tmp_path, {"redis": [redis.port]}, "-v")
+    assert f"{n} connection(s) open before start followed" in lines.probe.stderr
     dest = f"127.0.0.1:{redis.port}"
     live = lines.wait_for(lambda o: any(r["dest"] == dest for r in rows(o, client.pid)),
                           timeout=10)
