@@ -159,7 +159,8 @@ def test_promtool_passes_a_scrape_with_every_signal(probe_factory, procs, tmp_pa
         wait_ready(rcli, "redis client")
         alloc = procs.start([fixture("steady_alloc")])
         time.sleep(0.3)
-        pr, port = start_probe(probe_factory, tmp_path, "--pid",
+        # --leaks: under --pid the allocator is traced only when asked
+        pr, port = start_probe(probe_factory, tmp_path, "--leaks", "--pid",
                                f"{app.pid},{cli.pid},{rcli.pid},{redis.proc.pid},{alloc.pid}")
         go(cli)
         rcli.stdin.write("go\n")
