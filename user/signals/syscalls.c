@@ -40,6 +40,7 @@ struct prev {
 
 struct sc_state {
 	struct probe_ctx *ctx;
+	int baseline;		/* reading what came before the run: no series written */
 	struct syscalls_bpf *skel;
 	/* the loaded program set: tp_btf, or classic tracepoints without it */
 	struct bpf_program *p_enter, *p_exit, *p_switch;
@@ -377,7 +378,7 @@ static void collect_calls(struct sc_state *s, uint64_t now)
 		calls = v.untimed - p->a[0];
 		for (i = 0; i < PROBE_SC_BUCKETS; i++)
 			calls += (uint32_t)(v.buckets[i] - p->buckets[i]);
-		if (calls) {
+		if (calls && !s->baseline) {
 			pid_label(pidbuf, sizeof(pidbuf), key.pid);
 			l[0] = (struct label){ "pid", pidbuf };
 			l[1] = (struct label){ "comm", names__get(s->ctx->names, (int)key.pid) };
@@ -410,17 +411,26 @@ static void collect_calls(struct sc_state *s, uint64_t now)
 	}
 }
 
+static void collect_errnos(struct sc_state *s, uint64_t now, int fd);
+
 /*
  * The run starts: a call that began earlier (in flight while the other
  * signals loaded, or before the probe existed) is counted but not timed,
- * so no reported time exceeds the time the run covers.
+ * and calls that ended before it are left out (read as a baseline), so no
+ * reported time exceeds the time the run covers.
  */
 static void sc_ready(void *state, uint64_t now)
 {
 	struct sc_state *s = state;
 
-	if (s->skel && s->skel->bss->sc_on_since < now)
+	if (!s->skel)
+		return;
+	if (s->skel->bss->sc_on_since < now)
 		s->skel->bss->sc_on_since = now;
+	s->baseline = 1;
+	collect_calls(s, now);
+	collect_errnos(s, now, bpf_map__fd(s->skel->maps.sc_errnos));
+	s->baseline = 0;
 }
 
 static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
@@ -458,7 +468,7 @@ static void collect_errnos(struct sc_state *s, uint64_t now, int fd)
 			l[2] = (struct label){ "syscall", syscall_names__get(key.nr) };
 			l[3] = (struct label){ "errno", errbuf };
 			attrib__labels(s->ctx->attrib, 0, (int)key.pid, l + 4);
-			se = family__series(s->errfam, l, 4 + ATTRIB_NLABELS);
+			se = s->baseline ? NULL : family__series(s->errfam, l, 4 + ATTRIB_NLABELS);
 			if (se)
 				series__add(se, now, SYSCALL_ERRNO_CALLS, v - p->a[0]);
 			p->a[0] = v;
