@@ -12,6 +12,7 @@
 extern const struct view_section view_health;
 extern const struct view_section view_syscalls;
 extern const struct view_section view_http;
+extern const struct view_section view_tls;
 extern const struct view_section view_conn;
 extern const struct view_section view_db;
 extern const struct view_section view_mem;
@@ -21,6 +22,7 @@ static const struct view_section *const sections[] = {
 	&view_health,
 	&view_syscalls,
 	&view_http,
+	&view_tls,
 	&view_conn,
 	&view_db,
 	&view_mem,

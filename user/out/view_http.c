@@ -19,6 +19,8 @@ enum { HC_REQUESTS, HC_4XX, HC_5XX };
 /* Labels that make a row (status_class is merged away). */
 static const char *const server_keys[] = { "comm", "exe", "method", "route" };
 static const char *const client_keys[] = { "comm", "exe", "host", "peer", "method" };
+/* per provider (the host a client named: SNI, Host, else the peer) and route */
+static const char *const provider_keys[] = { "comm", "exe", "host", "method", "route" };
 #define NKEYS_MAX 5
 
 struct hrow {
@@ -381,6 +383,9 @@ static void http_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 	rows_free(&r);
 	rows_collect(st, "http_client", client_keys, 5, now, o, &r);
 	cJSON_AddItemToObject(http, "client", rows_json(&r));
+	rows_free(&r);
+	rows_collect(st, "http_client", provider_keys, 5, now, o, &r);
+	cJSON_AddItemToObject(http, "provider_routes", rows_json(&r));
 	rows_free(&r);
 	sa.obj = cJSON_AddObjectToObject(http, "stats");
 	if (sa.obj)
