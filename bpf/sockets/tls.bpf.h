@@ -93,12 +93,15 @@ static __always_inline struct probe_tls_ssl *tls_ssl_get(__u32 tgid, __u64 ssl)
 	return bpf_map_lookup_elem(&tls_ssls, &k);
 }
 
-/* The plaintext stream under key is over: its HTTP or database state goes. */
-static __always_inline void tls_forget(__u64 key)
+/*
+ * The plaintext stream under key is over: its HTTP or database state goes.
+ * sk: only if it is still that socket's stream (0: whatever it is).
+ */
+static __always_inline void tls_forget(__u64 key, __u64 sk)
 {
 	struct probe_conn *c = bpf_map_lookup_elem(&conns, &key);
 
-	if (!c)
+	if (!c || (sk && c->sk != sk))
 		return;
 	if (c->proto >= PROBE_PROTO_PGSQL && c->proto <= PROBE_PROTO_MYSQL)
 		db_forget(key);
@@ -144,8 +147,9 @@ __noinline int tls_syscall(struct probe_conn *c, int fd)
 	if (!st || st->fd == fd)
 		return 0;
 	/* a new object on this fd: whatever the old plaintext stream left is stale */
-	tls_forget(PROBE_TLS_KEY(tgid, fd));
+	tls_forget(PROBE_TLS_KEY(tgid, fd), 0);
 	st->fd = fd;
+	st->sk = c->sk;
 	probe_stat_inc(&tls_stats, PROBE_TLS_STAT_FD_LEARNED);
 	return 0;
 }
@@ -399,7 +403,7 @@ int BPF_KPROBE(tls_free, void *ssl)
 	if (st->hs_start && !st->hs_done)
 		tls_hs_emit(tgid, st, PROBE_TLS_HS_F_FAILED, bpf_ktime_get_ns());
 	if (st->fd >= 0)
-		tls_forget(PROBE_TLS_KEY(tgid, st->fd));
+		tls_forget(PROBE_TLS_KEY(tgid, st->fd), st->sk);
 	bpf_map_delete_elem(&tls_ssls, &k);
 	probe_stat_inc(&tls_stats, PROBE_TLS_STAT_SSL_FREE);
 	return 0;

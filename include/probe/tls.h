@@ -89,6 +89,7 @@ struct probe_tls_ssl {
 	__u8 sni_len;
 	__u8 pad;
 	__u64 hs_start;		/* first SSL_do_handshake entry, 0: none yet */
+	__u64 sk;		/* its struct sock: a late SSL_free must not end a new stream on the fd */
 	char sni[PROBE_TLS_SNI_LEN];
 };
 
