@@ -8,7 +8,7 @@ BUILD_PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-con
 	libcjson-dev libaudit-dev libdw-dev"
 TEST_PKGS="libcmocka-dev libclang-rt-14-dev python3 python3-pytest curl nginx-light wrk
 	redis-server redis-tools postgresql postgresql-contrib iproute2 iptables procps
-	mariadb-server mariadb-client"
+	mariadb-server mariadb-client openssl"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"

@@ -494,7 +494,7 @@ void tls__collect(struct tls *t, uint64_t now)
 	unsigned int i;
 	uint64_t v;
 
-	if (!t)
+	if (!t || !t->skel)
 		return;
 	if (t->ctx->filter || now >= t->next_host_scan) {
 		scan(t);
@@ -530,7 +530,7 @@ void tls__counts(const struct tls *t, uint64_t *events, uint64_t *lost)
 		return;
 	*events = t->records;
 	*lost = t->bad_records;
-	for (i = 0; i < sizeof(losses) / sizeof(losses[0]); i++)
+	for (i = 0; t->skel && i < sizeof(losses) / sizeof(losses[0]); i++)
 		if (!signals__percpu_sum(bpf_map__fd(t->skel->maps.tls_stats), losses[i], &v))
 			*lost += v;
 }
