@@ -51,6 +51,8 @@ enum probe_tls_cookie {
 	PROBE_TLS_C_READ_EX = 1,	/* SSL_read_ex(ssl, buf, num, &readbytes) */
 	PROBE_TLS_C_CONNECT = 1,	/* SSL_set_connect_state: a client */
 	PROBE_TLS_C_ACCEPT = 2,		/* SSL_set_accept_state: a server */
+	PROBE_TLS_C_WRITE = 16,		/* tls_data at SSL_write(_ex)'s entry */
+	PROBE_TLS_C_READ_RET = 17,	/* tls_data at SSL_read(_ex)'s return */
 };
 
 /* probe_tls_hs.flags */

@@ -88,11 +88,11 @@ struct probe_spec {
 };
 
 static const struct probe_spec specs[TLS_NPROBES] = {
-	{ "SSL_write", 1, 0, 0 },
-	{ "SSL_write_ex", 0, 0, 0 },
-	{ "SSL_read", 1, 1, 0 },
+	{ "SSL_write", 1, 0, PROBE_TLS_C_WRITE },
+	{ "SSL_write_ex", 0, 0, PROBE_TLS_C_WRITE },
+	{ "SSL_read", 1, 1, PROBE_TLS_C_READ_RET },
 	{ "SSL_read", 1, 0, PROBE_TLS_C_READ },
-	{ "SSL_read_ex", 0, 1, 0 },
+	{ "SSL_read_ex", 0, 1, PROBE_TLS_C_READ_RET },
 	{ "SSL_read_ex", 0, 0, PROBE_TLS_C_READ_EX },
 	{ "SSL_do_handshake", 1, 1, 0 },
 	{ "SSL_do_handshake", 1, 0, 0 },
@@ -192,10 +192,10 @@ static void att_detach(struct tls *t, struct tls_att *a, const char *why)
 
 static struct bpf_program *spec_prog(struct tls *t, const struct probe_spec *s)
 {
-	if (!strncmp(s->func, "SSL_write", 9))
-		return t->skel->progs.tls_write;
+	if (!strncmp(s->func, "SSL_write", 9) || (!strncmp(s->func, "SSL_read", 8) && s->ret))
+		return t->skel->progs.tls_data;
 	if (!strncmp(s->func, "SSL_read", 8))
-		return s->ret ? t->skel->progs.tls_read_exit : t->skel->progs.tls_read_enter;
+		return t->skel->progs.tls_read_enter;
 	if (!strcmp(s->func, "SSL_do_handshake"))
 		return s->ret ? t->skel->progs.tls_hs_exit : t->skel->progs.tls_hs_enter;
 	if (!strcmp(s->func, "SSL_ctrl"))
