@@ -7,9 +7,11 @@
  *   http_server  labels comm, exe, method, route, status_class
  *                counters requests, errors_4xx, errors_5xx; histogram of
  *                durations (ns, first request byte -> first response byte)
- *   http_client  labels comm, exe, host, peer, method, status_class
+ *   http_client  labels comm, exe, host, peer, method, status_class, route
  *                same counters and histogram, timed from the request write
- *                to the response read
+ *                to the response read; host is the provider: the SNI of a
+ *                TLS call (signals/tls.c), else the Host header, else the
+ *                peer; route is the path normalized as a server's routes
  *   http_stats   label what; counter count: what the kernel side could not
  *                parse or time (unparsed, orphan responses, ...), for the view
  *
