@@ -165,12 +165,19 @@ def libssl_mapped(pid):
 
 # ---------------------------------------------------------------- tests
 
-def test_check_reports_tls_attached():
+def test_check_reports_tls_attached(procs):
+    """--check attaches for real: with a process mapping libssl, the http
+    signal says how many libraries its uprobes are on."""
+    holder = procs.start([PY, "-c", "import ssl, sys; print('ready', flush=True); "
+                          "sys.stdin.readline()"])
+    wait_ready(holder, "python3 with ssl")
+    assert libssl_mapped(holder.pid)
     res = run([PROBE, "--check", "--json"])
     assert res.returncode == 0, res.stderr
     sig = {s["signal"]: s for s in json.loads(res.stdout)["signals"]}
     assert sig["http"]["state"] == "live", sig["http"]
-    assert "libssl uprobes on" in sig["http"]["why"], sig["http"]["why"]
+    assert re.search(r"TLS: libssl uprobes on [1-9]\d* library file", sig["http"]["why"]), \
+        sig["http"]["why"]
 
 
 def test_nginx_https_routes_statuses_counted_once(probe_factory, procs, nginx_tls):
