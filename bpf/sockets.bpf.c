@@ -142,6 +142,9 @@ static __always_inline void conn_forget(__u64 key)
 		probe_stat_inc(&stats, PROBE_SOCK_STAT_FD_DEL);
 }
 
+/* TLS plaintext from libssl uprobes, into the same handler */
+#include "sockets/tls.bpf.h"
+
 /* The first iovec of an array in user memory. */
 static __always_inline int first_iov(const struct iovec *uiov, const void **base, __u64 *len)
 {
@@ -203,7 +206,7 @@ int sock_read(struct trace_event_raw_sys_exit *ctx)
 	if (!h) {
 		c = conn_get(io.key, io.fd);
 		if (!c || c->proto == PROBE_PROTO_NONE)
-			return 0;
+			return tls_syscall(c, io.fd);
 	}
 	ubuf = PT_REGS_PARM2_SYSCALL(regs);
 	switch (hook) {
@@ -259,7 +262,7 @@ int sock_write(struct trace_event_raw_sys_enter *ctx)
 	if (!h) {
 		c = conn_get(io.key, io.fd);
 		if (!c || c->proto == PROBE_PROTO_NONE)
-			return 0;
+			return tls_syscall(c, io.fd);
 	}
 	hook = bpf_get_attach_cookie(ctx);
 	switch (hook) {

@@ -231,12 +231,13 @@ def workers(master):
     return [int(x) for x in out.split()]
 
 
-def wrk(port, secs, watch=()):
-    """One wrk run. watch: pids whose CPU time is added to wrk's own."""
+def wrk(port, secs, watch=(), url=None):
+    """One wrk run. watch: pids whose CPU time is added to wrk's own; url:
+    another target than the plain-HTTP one (bench_tls.py: https)."""
     before = [cpu_s(p) for p in watch]
     with tempfile.TemporaryFile("w+") as out:
         p = subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{secs}s",
-                              "--latency", f"http://127.0.0.1:{port}/index.html"],
+                              "--latency", url or f"http://127.0.0.1:{port}/index.html"],
                              stdout=out, stderr=subprocess.DEVNULL)
         _, _, ru = os.wait4(p.pid, 0)
         out.seek(0)

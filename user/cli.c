@@ -57,7 +57,7 @@ static const struct argp_option options[] = {
 	  "(API v2; e.g. http://127.0.0.1:9093), besides the config's sinks", 0 },
 	{ "webhook", OPT_WEBHOOK, "URL", 0, "POST alerts as JSON to this URL, besides the "
 	  "config's sinks", 0 },
-	{ "show", OPT_SHOW, "LIST", 0, "Only these view sections: http,db,conn,mem,alloc,syscalls,probe", 0 },
+	{ "show", OPT_SHOW, "LIST", 0, "Only these view sections: http,tls,db,conn,mem,alloc,syscalls,probe", 0 },
 	{ "hide", OPT_HIDE, "LIST", 0, "Leave these view sections out", 0 },
 	{ "leaks", OPT_LEAKS, NULL, 0, "With --pid: trace the targets' allocator (uprobes on malloc and free) from the start, for outstanding bytes per call site; slows an allocation-heavy process (see README). Without it only a tier-1 leak suspect is traced, within budget", 0 },
 	{ 0 },

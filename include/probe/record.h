@@ -29,6 +29,7 @@ enum probe_rec_type {
 	PROBE_REC_CONN_BASE = 32,	/* conn.h: TCP connections */
 	PROBE_REC_DB_BASE = 48,		/* db.h: database queries */
 	PROBE_REC_MEM_BASE = 64,	/* mem.h: memory growth and allocations */
+	PROBE_REC_TLS_BASE = 80,	/* tls.h: TLS handshakes */
 };
 
 struct probe_rec_hdr {

@@ -66,6 +66,7 @@ enum probe_role {
 
 /* probe_conn.flags */
 #define PROBE_CONN_F_SOCKET	0x01	/* family, ports and addresses are filled in */
+#define PROBE_CONN_F_TLS	0x02	/* ciphertext of a TLS socket: its plaintext comes from libssl (tls.h) */
 
 /*
  * What one (process, fd) is. Small on purpose: every fd seen gets one.
@@ -78,7 +79,7 @@ struct probe_conn {
 	__u8 family;		/* AF_INET, AF_INET6 */
 	__u8 flags;		/* PROBE_CONN_F_* */
 	__u8 misses;		/* payloads that matched no protocol */
-	__u8 pad;
+	__u8 tls_checks;	/* syscalls seen outside an SSL call (tls.h) */
 	__u16 lport;		/* host byte order */
 	__u16 rport;
 	__u16 pad2[3];

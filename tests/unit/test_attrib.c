@@ -37,7 +37,8 @@ static void test_families_end_with_attribution(void **state)
 	for (i = 0; i < families__count(); i++) {
 		const struct family_desc *d = families__get(i);
 		int internal = !strcmp(d->name, "probe_signal") || !strcmp(d->name, "http_stats") ||
-			       !strcmp(d->name, "db_stats") || !strcmp(d->name, "alert_sink");
+			       !strcmp(d->name, "db_stats") || !strcmp(d->name, "alert_sink") ||
+			       !strcmp(d->name, "tls_stats");
 
 		assert_true(d->nlabels <= STORE_MAX_LABELS);
 		if (internal) {

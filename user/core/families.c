@@ -99,14 +99,15 @@ static const struct family_desc table[FAM_MAX] = {
 	},
 	[FAM_HTTP_CLIENT] = {
 		.name = "http_client",
-		.help = "HTTP requests made per process, host, peer, method and status class",
+		.help = "HTTP requests made per process, host, peer, method, status class and route",
 		.max_series = 5000,
-		.nlabels = 6 + ATTRIB_NLABELS,
+		.nlabels = 7 + ATTRIB_NLABELS,
 		.labels = { L("comm", "service.name"), L("exe", "process.executable.name"),
 			    L("host", "server.address"),
 			    L_HP("peer", "network.peer.address", "network.peer.port"),
 			    L("method", "http.request.method"),
-			    L("status_class", "http.response.status_code"), L_ATTRIB },
+			    L("status_class", "http.response.status_code"),
+			    L("route", "http.route"), L_ATTRIB },
 		.ncounters = HTTP_NCOUNTERS,
 		.counters = {
 			[HTTP_REQUESTS] = { "requests", "{request}", "requests made" },
@@ -128,6 +129,39 @@ static const struct family_desc table[FAM_MAX] = {
 			[STATS_COUNT] = { "count", "{event}",
 				"HTTP capture problems by reason: not parsed, not timed, "
 				"routes past the per-service cap", "probe.http.capture.problems" },
+		},
+	},
+	[FAM_TLS_HANDSHAKE] = {
+		.name = "tls_handshake",
+		.help = "TLS handshakes per process, side, server name (SNI, else peer) and peer",
+		.max_series = 4096,
+		.nlabels = 5 + ATTRIB_NLABELS,
+		.labels = { L("comm", "service.name"), L("exe", "process.executable.name"),
+			    L("role", "probe.tls.role"), L("host", "server.address"),
+			    L_HP("peer", "network.peer.address", "network.peer.port"), L_ATTRIB },
+		.ncounters = TLS_HS_NCOUNTERS,
+		.counters = {
+			/* handshakes: the histogram's count */
+			[TLS_HS_HANDSHAKES] = { "handshakes", "{handshake}", "TLS handshakes completed" },
+			[TLS_HS_FAILURES] = { "failures", "{handshake}",
+				"TLS handshakes that failed or were abandoned",
+				"probe.tls.handshake.failures" },
+		},
+		.hist_unit = "ns",
+		.hist_help = "duration of completed TLS handshakes",
+		.hist_export = "probe.tls.handshake.duration",
+	},
+	[FAM_TLS_STATS] = {
+		.name = "tls_stats",
+		.help = "TLS capture: libraries attached, plaintext lost",
+		.max_series = 16,
+		.nlabels = 1,
+		.labels = { L("what", "reason") },
+		.ncounters = STATS_NCOUNTERS,
+		.counters = {
+			[STATS_COUNT] = { "count", "{event}",
+				"TLS capture events by reason: libraries attached and detached, "
+				"plaintext seen and lost", "probe.tls.capture.events" },
 		},
 	},
 	[FAM_TCP_CONNECT] = {

@@ -61,6 +61,8 @@ enum family_id {
 	FAM_ALLOC_SITE,
 	FAM_ALLOC_STACK,
 	FAM_ALERT_SINK,		/* probe's own: alert notifications per sink */
+	FAM_TLS_HANDSHAKE,
+	FAM_TLS_STATS,
 	FAM_MAX,
 };
 
@@ -77,13 +79,19 @@ enum syscall_errno_counter { SYSCALL_ERRNO_CALLS, SYSCALL_ERRNO_NCOUNTERS };
 
 /*
  * http_server: labels comm, exe, method, route, status_class;
- * http_client: labels comm, exe, host, peer, method, status_class;
+ * http_client: labels comm, exe, host, peer, method, status_class, route;
  * both: histogram of request duration (ns), these counters.
  */
 enum http_counter { HTTP_REQUESTS, HTTP_ERRORS_4XX, HTTP_ERRORS_5XX, HTTP_NCOUNTERS };
 
-/* http_stats and db_stats: labels what; one counter */
+/* http_stats, db_stats and tls_stats: labels what; one counter */
 enum capture_stats_counter { STATS_COUNT, STATS_NCOUNTERS };
+
+/*
+ * tls_handshake: labels comm, exe, role, host (SNI, else the peer), peer;
+ * histogram: handshake duration (ns) of the ones that succeeded.
+ */
+enum tls_handshake_counter { TLS_HS_HANDSHAKES, TLS_HS_FAILURES, TLS_HS_NCOUNTERS };
 
 /*
  * tcp_connect, tcp_connect_errno and tcp_conn share the labels pid, comm,

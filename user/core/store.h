@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include "core/window.h"
 
-#define STORE_MAX_LABELS	12	/* up to 6 of a signal's own + ATTRIB_NLABELS */
+#define STORE_MAX_LABELS	12	/* up to 8 of a signal's own + ATTRIB_NLABELS */
 #define STORE_MAX_GAUGES	8
 
 struct store;

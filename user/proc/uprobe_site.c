@@ -458,8 +458,8 @@ static int is_libc(const char *path)
 	return !strncmp(b, "libc.so", 7) || (!strncmp(b, "libc-", 5) && strstr(b, ".so"));
 }
 
-int uprobe_site__find_libc(int pid, char *attach, size_t attach_len, char *shown,
-			   size_t shown_len)
+int uprobe_site__find_mapped(int pid, int (*match)(const char *path), char *attach,
+			     size_t attach_len, char *shown, size_t shown_len, uint64_t *ino_out)
 {
 	char path[64], line[4096];
 	int err = -ENOENT;
@@ -483,9 +483,11 @@ int uprobe_site__find_libc(int pid, char *attach, size_t attach_len, char *shown
 		nl = strchr(name, '\n');
 		if (nl)
 			*nl = 0;
-		if (name[0] != '/' || !is_libc(name))
+		if (name[0] != '/' || !match(name))
 			continue;
 		snprintf(shown, shown_len, "%s", name);
+		if (ino_out)
+			*ino_out = ino;
 		del = strstr(name, " (deleted)");
 		if (!del) {
 			/* the same inode through the process's own root */
@@ -502,4 +504,10 @@ int uprobe_site__find_libc(int pid, char *attach, size_t attach_len, char *shown
 	}
 	fclose(f);
 	return err;
+}
+
+int uprobe_site__find_libc(int pid, char *attach, size_t attach_len, char *shown,
+			   size_t shown_len)
+{
+	return uprobe_site__find_mapped(pid, is_libc, attach, attach_len, shown, shown_len, NULL);
 }

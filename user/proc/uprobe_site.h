@@ -71,4 +71,11 @@ int uprobe_site__find_func(const char *path, const char *func, int null_reg,
 int uprobe_site__find_libc(int pid, char *attach, size_t attach_len, char *shown,
 			   size_t shown_len);
 
+/*
+ * The same for the first executable mapping whose path match() accepts
+ * (libssl for the tls signal); *ino_out (may be NULL) gets its inode.
+ */
+int uprobe_site__find_mapped(int pid, int (*match)(const char *path), char *attach,
+			     size_t attach_len, char *shown, size_t shown_len, uint64_t *ino_out);
+
 #endif

@@ -7,9 +7,11 @@
  *   http_server  labels comm, exe, method, route, status_class
  *                counters requests, errors_4xx, errors_5xx; histogram of
  *                durations (ns, first request byte -> first response byte)
- *   http_client  labels comm, exe, host, peer, method, status_class
+ *   http_client  labels comm, exe, host, peer, method, status_class, route
  *                same counters and histogram, timed from the request write
- *                to the response read
+ *                to the response read; host is the provider: the SNI of a
+ *                TLS call (signals/tls.c), else the Host header, else the
+ *                peer; route is the path normalized as a server's routes
  *   http_stats   label what; counter count: what the kernel side could not
  *                parse or time (unparsed, orphan responses, ...), for the view
  *
@@ -53,9 +55,11 @@
 #include "proc/attrib.h"
 #include "proc/names.h"
 #include "signals/dbquery.h"
+#include "signals/tls.h"
 
 #define FAST_SLOTS	4096
-#define FAST_KEY_MAX	(8 + PROBE_HTTP_PATH_LEN + 8 + 16)
+/* cgroup and generation (16), fixed part (8), host and path with their lengths, address */
+#define FAST_KEY_MAX	(16 + 8 + PROBE_HTTP_PATH_LEN + PROBE_HTTP_HOST_LEN + 24)
 #define SERVICE_SLOTS	1024
 #define SWEEP_ROUNDS	30	/* collects between sweeps of dead processes' fds */
 #define BATCH		1024
@@ -123,6 +127,7 @@ struct http_state {
 	uint64_t kprev[PROBE_SOCK_STAT_MAX];	/* kernel counters at the last collect */
 	uint64_t records, bad_records;
 	struct dbquery *db;		/* database records from the same rings */
+	struct tls *tls;		/* libssl uprobes: TLS handshakes, plaintext into the rings */
 	uint64_t route_overflow, route_overflow_shown;
 	uint64_t swept, swept_http, swept_unanswered, swept_unanswered_shown;
 	uint64_t evicted, evicted_shown;
@@ -217,7 +222,7 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 	char peer[INET6_ADDRSTRLEN + 16], host[PROBE_HTTP_HOST_LEN + 1];
 	const char *rt;
 	struct route_set *set;
-	struct label l[6 + ATTRIB_NLABELS];
+	struct label l[7 + ATTRIB_NLABELS];
 
 	sanitize(comm, sizeof(comm), r->hdr.comm, PROBE_COMM_LEN);
 	sanitize(exe, sizeof(exe), r->exe, PROBE_COMM_LEN);
@@ -241,12 +246,19 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 	fmt_peer(peer, sizeof(peer), r);
 	if (r->host_len)
 		sanitize(host, sizeof(host), r->host, r->host_len);
+	/* per provider and route: the client's calls are normalized as a server's routes */
+	route__normalize(s->tmpl, r->path, r->path_len < PROBE_HTTP_PATH_LEN ?
+			 r->path_len : PROBE_HTTP_PATH_LEN,
+			 !!(r->flags & PROBE_HTTP_F_PATH_TRUNC), route, sizeof(route));
+	set = service_routes(s, comm, exe);
+	rt = set ? route__set_admit(set, route) : ROUTE_OVERFLOW;
 	l[2] = (struct label){ "host", r->host_len ? host : peer };
 	l[3] = (struct label){ "peer", peer };
 	l[4] = (struct label){ "method", method_names[r->method] };
 	l[5] = (struct label){ "status_class", status_class(r->status) };
-	attrib__labels(s->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 6);
-	return family__series(s->client, l, 6 + ATTRIB_NLABELS);
+	l[6] = (struct label){ "route", rt };
+	attrib__labels(s->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 7);
+	return family__series(s->client, l, 7 + ATTRIB_NLABELS);
 }
 
 /*
@@ -277,6 +289,10 @@ static size_t fast_key(struct http_state *s, const struct probe_http_req *r, uns
 	k[n++] = (unsigned char)len;
 	memcpy(k + n, r->host, len);
 	n += len;
+	len = r->path_len < PROBE_HTTP_PATH_LEN ? r->path_len : PROBE_HTTP_PATH_LEN;
+	k[n++] = (unsigned char)len;
+	memcpy(k + n, r->path, len);
+	n += len;
 	k[n++] = r->family;
 	memcpy(k + n, r->raddr, 16);
 	n += 16;
@@ -295,6 +311,8 @@ static int http_record(struct http_state *s, const void *data, size_t len)
 
 	if (dbquery__is_record(data, len))
 		return dbquery__record(s->db, data, len);
+	if (tls__is_record(data, len))
+		return tls__record(s->tls, data, len);
 	if (len < sizeof(*r) || r->hdr.type != PROBE_REC_HTTP_REQ ||
 	    r->hdr.version != PROBE_HTTP_VERSION || r->hdr.size != sizeof(*r) ||
 	    r->method >= PROBE_HTTP_M_MAX || !r->method ||
@@ -423,7 +441,7 @@ static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
 			return;
 		}
 	signal__why(st, SIG_LIVE, "HTTP/1.x over TCP in clear text, server and client side%s; "
-		    "not seen: TLS (no uprobes on TLS libraries yet), HTTP/2, Unix sockets; "
+		    "not seen: TLS other than OpenSSL's libssl, HTTP/2, Unix sockets; "
 		    "DB queries (client side): PostgreSQL, Redis, MySQL",
 		    ctx->filter ? "" : ", host-wide");
 }
@@ -551,6 +569,7 @@ static void http_stop(void *state)
 	free(s->fast);
 	free(s->stage);
 	free(s->keys);
+	tls__free(s->tls);
 	dbquery__free(s->db);
 	free(s);
 }
@@ -645,6 +664,10 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		signal__why(st, SIG_FAILED, "ring buffers: %s", strerror(-err));
 		goto err_free;
 	}
+	/* without TLS the capture runs on in clear text, and says so */
+	s->tls = tls__new(ctx, s->skel);
+	snprintf(st->why + strlen(st->why), sizeof(st->why) - strlen(st->why), "; %s",
+		 s->tls ? tls__note(s->tls) : "TLS: off (out of memory)");
 	if (!ctx->check_only) {
 		err = loop__add_ringbuf_then(ctx->loop, s->rb, stage_flush, s);
 		if (err) {
@@ -762,6 +785,7 @@ static void http_collect(void *state, uint64_t now)
 		s->evicted_shown = s->evicted;
 	dbquery__collect(s->db, now, v, s->kprev);
 	memcpy(s->kprev, v, sizeof(v));
+	tls__collect(s->tls, now);
 }
 
 static void http_counts(void *state, struct signal_counts *c)
@@ -775,11 +799,14 @@ static void http_counts(void *state, struct signal_counts *c)
 	struct http_state *s = state;
 	int fd = bpf_map__fd(s->skel->maps.stats);
 	unsigned int i;
-	uint64_t v, db_records, db_bad;
+	uint64_t v, db_records, db_bad, tls_records, tls_lost;
 
 	dbquery__counts(s->db, &db_records, &db_bad);
 	c->events = s->records + db_records;
 	c->lost = s->bad_records + db_bad;
+	tls__counts(s->tls, &tls_records, &tls_lost);
+	c->events += tls_records;
+	c->lost += tls_lost;
 	for (i = 0; i < sizeof(lost) / sizeof(lost[0]); i++)
 		if (!signals__percpu_sum(fd, lost[i], &v))
 			c->lost += v;

@@ -12,6 +12,7 @@
 extern const struct view_section view_health;
 extern const struct view_section view_syscalls;
 extern const struct view_section view_http;
+extern const struct view_section view_tls;
 extern const struct view_section view_conn;
 extern const struct view_section view_db;
 extern const struct view_section view_mem;
@@ -20,6 +21,7 @@ extern const struct view_section view_alloc;
 /* Indexed by enum view_sec: the order an incident is worked. */
 static const struct view_section *const sections[] = {
 	[VIEW_SEC_HTTP] = &view_http,
+	[VIEW_SEC_TLS] = &view_tls,
 	[VIEW_SEC_DB] = &view_db,
 	[VIEW_SEC_CONN] = &view_conn,
 	[VIEW_SEC_MEM] = &view_mem,
@@ -34,7 +36,7 @@ static const struct view_section *const sections[] = {
  * routes.
  */
 static const unsigned int weight[] = {
-	[VIEW_SEC_HTTP] = 4, [VIEW_SEC_DB] = 2, [VIEW_SEC_CONN] = 2, [VIEW_SEC_MEM] = 2,
+	[VIEW_SEC_HTTP] = 4, [VIEW_SEC_TLS] = 1, [VIEW_SEC_DB] = 2, [VIEW_SEC_CONN] = 2, [VIEW_SEC_MEM] = 2,
 	[VIEW_SEC_ALLOC] = 1, [VIEW_SEC_SYSCALLS] = 2, [VIEW_SEC_PROBE] = 1,
 };
 

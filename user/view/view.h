@@ -31,7 +31,7 @@ struct view_opts {
 
 /* Sections in runbook order: what is served, what it calls, memory, syscalls. */
 enum view_sec {
-	VIEW_SEC_HTTP, VIEW_SEC_DB, VIEW_SEC_CONN, VIEW_SEC_MEM, VIEW_SEC_ALLOC,
+	VIEW_SEC_HTTP, VIEW_SEC_TLS, VIEW_SEC_DB, VIEW_SEC_CONN, VIEW_SEC_MEM, VIEW_SEC_ALLOC,
 	VIEW_SEC_SYSCALLS, VIEW_SEC_PROBE, VIEW_SEC_COUNT,
 };
 /* "http,db" -> mask of 1 << VIEW_SEC_*; 0 or -EINVAL (the bad name in bad, len bytes). */

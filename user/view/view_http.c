@@ -26,6 +26,10 @@ static const char *const server_keys[] = { "comm", "exe", "method", "route", "co
 					   "k8s_pod_name", "k8s_namespace_name", "k8s_node_name" };
 static const char *const client_keys[] = { "comm", "exe", "host", "peer", "method", "container_id",
 					   "k8s_pod_name", "k8s_namespace_name", "k8s_node_name" };
+/* per provider (the host a client named: SNI, Host, else the peer) and route */
+static const char *const provider_keys[] = { "comm", "exe", "host", "method", "route",
+					     "container_id", "k8s_pod_name", "k8s_namespace_name",
+					     "k8s_node_name" };
 #define NKEYS_MAX 9
 
 struct hrow {
@@ -190,7 +194,7 @@ static struct {
 	struct prev_row *v;
 	size_t n, cap;
 	uint64_t at_ns;		/* that render's time; 0: none yet */
-} prev[2];
+} prev[3];			/* server rows, client rows, provider routes */
 
 static struct prev_row *prev_find(int which, const char *key)
 {
@@ -299,7 +303,8 @@ static size_t rows_collect(struct store *st, enum family_id family, const char *
 	if (r->n)
 		qsort(r->v, r->n, sizeof(*r->v), by_p95);
 	if (!o->summary)
-		rates_now(r, family == FAM_HTTP_SERVER ? 0 : 1, family != FAM_HTTP_SERVER);
+		rates_now(r, family == FAM_HTTP_SERVER ? 0 : keys == provider_keys ? 2 : 1,
+			  family != FAM_HTTP_SERVER);
 	return r->n;
 }
 
@@ -537,6 +542,9 @@ static void http_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 	rows_collect(st, FAM_HTTP_CLIENT, client_keys, 9, now, o, &r);
 	cJSON_AddItemToObject(http, "client", rows_json(&r, o, 1));
 	rows_free(&r);
+	rows_collect(st, FAM_HTTP_CLIENT, provider_keys, 9, now, o, &r);
+	cJSON_AddItemToObject(http, "provider_routes", rows_json(&r, o, 1));
+	rows_free(&r);
 	sa.obj = cJSON_AddObjectToObject(http, "stats");
 	if (sa.obj)
 		stats(st, &sa);
@@ -545,8 +553,8 @@ static void http_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 static const char *http_hint(const struct view_opts *o)
 {
 	(void)o;
-	return "no HTTP requests seen (HTTP/1.x in clear text over TCP; TLS, HTTP/2 and "
-	       "Unix sockets are not seen)";
+	return "no HTTP requests seen (HTTP/1.x over TCP, in clear text or through libssl; "
+	       "HTTP/2 and Unix sockets are not seen)";
 }
 
 const struct view_section view_http = {

@@ -1,0 +1,296 @@
+"""TLS plaintext through libssl uprobes, against real peers on 127.0.0.1:
+nginx with a self-signed certificate (server side), curl and Python's ssl
+(client side, with SNI names mapped to 127.0.0.1), a client that loads
+libssl only after the probe started, and a TLS server answering garbage."""
+import json
+import os
+import re
+import signal
+import socket
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import PROBE, fixture, run, summary
+from test_http import FIXSRC, PY, Procs, free_port, wait_ready
+
+OPENAI = "api.openai.test"
+ANTHROPIC = "api.anthropic.test"
+
+
+@pytest.fixture
+def procs():
+    p = Procs()
+    yield p
+    p.cleanup()
+
+
+@pytest.fixture(scope="module")
+def cert():
+    """A self-signed certificate for the test names, made with openssl."""
+    if not shutil.which("openssl"):
+        pytest.fail("openssl missing: scripts/setup.sh installs it")
+    d = tempfile.mkdtemp(prefix="probe-tls-cert-")
+    os.chmod(d, 0o755)
+    crt, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    res = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+               "-out", crt, "-days", "2", "-subj", f"/CN={OPENAI}",
+               "-addext", f"subjectAltName=DNS:{OPENAI},DNS:{ANTHROPIC},IP:127.0.0.1"])
+    assert res.returncode == 0, res.stderr
+    for f in (crt, key):
+        os.chmod(f, 0o644)
+    yield crt, key
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def nginx_tls(procs, cert):
+    """nginx (Debian) serving HTTPS on 127.0.0.1: static files, a 503, a JSON API."""
+    crt, key = cert
+    d = tempfile.mkdtemp(prefix="probe-tls-nginx-")
+    os.chmod(d, 0o755)
+    html = os.path.join(d, "html")
+    os.makedirs(os.path.join(html, "static"))
+    for name, body in (("index.html", "<html>index</html>\n"),
+                       ("static/app.js", "console.log('x');\n" * 50)):
+        with open(os.path.join(html, name), "w") as f:
+            f.write(body)
+    for root, dirs, files in os.walk(d):
+        for x in dirs:
+            os.chmod(os.path.join(root, x), 0o755)
+        for x in files:
+            os.chmod(os.path.join(root, x), 0o644)
+    port = free_port()
+    conf = os.path.join(d, "nginx.conf")
+    tmp = os.path.join(d, "tmp")
+    os.makedirs(tmp)
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    keepalive_requests 100000;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    default_type text/html;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {crt};
+        ssl_certificate_key {key};
+        root {html};
+        location = /fail {{ return 503; }}
+        location /v1/ {{ return 200 '{{"ok":true}}'; }}
+    }}
+}}
+""")
+    p = procs.start(["nginx", "-p", d, "-c", conf])
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline or p.poll() is not None:
+                p.kill()
+                raise AssertionError("nginx did not start: " + p.communicate()[1])
+            time.sleep(0.05)
+    yield p, port
+    p.send_signal(signal.SIGQUIT)
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def tls_client(procs, port, name, n, *paths, late=0.0, raw=False):
+    cmd = [PY, os.path.join(FIXSRC, "tls_client.py"), str(port), name, str(n), *paths, "--wait"]
+    if late:
+        cmd += ["--late", str(late)]
+    if raw:
+        cmd += ["--raw"]
+    p = procs.start(cmd)
+    wait_ready(p, "tls_client")
+    return p
+
+
+def go(cli, timeout=60):
+    cli.stdin.write("go\n")
+    cli.stdin.flush()
+    out, err = cli.communicate(timeout=timeout)
+    assert cli.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def stop_probe(pr):
+    code, out, err = pr.stop()
+    assert code == 0, err
+    return summary(out), out, err
+
+
+def server_rows(summ, comm):
+    return {(r["method"], r["route"]): r for r in summ["http"]["server"]
+            if not r.get("overflow") and r["comm"] == comm}
+
+
+def client_rows(summ, host, comm=None):
+    return [r for r in summ["http"]["client"]
+            if r["host"] == host and (comm is None or r["comm"] == comm)]
+
+
+def provider_routes(summ, host, comm=None):
+    return {(r["method"], r["route"]): r for r in summ["http"]["provider_routes"]
+            if r["host"] == host and (comm is None or r["comm"] == comm)}
+
+
+def handshakes(summ, host=None, comm=None, role="client"):
+    return [r for r in summ["tls"]["handshakes"]
+            if r["role"] == role and (host is None or r["host"] == host)
+            and (comm is None or r["comm"] == comm)]
+
+
+def libssl_mapped(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return any(re.search(r"/libssl\.so", line) for line in f)
+
+
+# ---------------------------------------------------------------- tests
+
+def test_check_reports_tls_attached(procs):
+    """--check attaches for real: with a process mapping libssl, the http
+    signal says how many libraries its uprobes are on."""
+    holder = procs.start([PY, "-c", "import ssl, sys; print('ready', flush=True); "
+                          "sys.stdin.readline()"])
+    wait_ready(holder, "python3 with ssl")
+    assert libssl_mapped(holder.pid)
+    res = run([PROBE, "--check", "--json"])
+    assert res.returncode == 0, res.stderr
+    sig = {s["signal"]: s for s in json.loads(res.stdout)["signals"]}
+    assert sig["http"]["state"] == "live", sig["http"]
+    assert re.search(r"TLS: libssl uprobes on [1-9]\d* library file", sig["http"]["why"]), \
+        sig["http"]["why"]
+
+
+def test_nginx_https_routes_statuses_counted_once(probe_factory, procs, nginx_tls):
+    """HTTPS to nginx from Python's ssl: server routes and statuses exactly as
+    for plain HTTP, each request counted once (not again as ciphertext), and
+    the client's calls carry the SNI name with per-route figures."""
+    ng, port = nginx_tls
+    paths = ["/index.html", "/static/app.js", "/missing.html", "/fail",
+             "/v1/chat/completions", "/v1/models/4242"]
+    n = 240
+    cli = tls_client(procs, port, OPENAI, n, *paths)
+    pr = probe_factory("--pid", f"{ng.pid},{cli.pid}", "--json")
+    res = go(cli)
+    summ, out, err = stop_probe(pr)
+    assert res["statuses"].count(200) == 160 and res["statuses"].count(404) == 40
+
+    rows = server_rows(summ, "nginx")
+    got = {route: (r["requests"], r["errors_4xx"], r["errors_5xx"])
+           for (m, route), r in rows.items()}
+    assert got == {"/index.html": (40, 0, 0), "/static/app.js": (40, 0, 0),
+                   "/missing.html": (40, 40, 0), "/fail": (40, 0, 40),
+                   "/v1/chat/completions": (40, 0, 0), "/v1/models/{id}": (40, 0, 0)}, got
+    for r in rows.values():
+        assert r["latency_ns"]["count"] == 40
+        assert 0 < r["latency_ns"]["p50"] < 100_000_000
+    # the ciphertext on the same sockets was neither parsed nor counted
+    stats = summ["http"]["stats"]
+    assert stats.get("unparsed", 0) == 0 and stats.get("orphan_responses", 0) == 0, stats
+
+    crows = client_rows(summ, OPENAI, comm="python3")
+    assert len(crows) == 1, summ["http"]["client"]
+    c = crows[0]
+    assert (c["requests"], c["errors_4xx"], c["errors_5xx"]) == (n, 40, 40)
+    assert c["peer"] == f"127.0.0.1:{port}"
+    assert c["latency_ns"]["count"] == n and c["latency_ns"]["p99"] > 0
+    pr_ = provider_routes(summ, OPENAI, comm="python3")
+    assert pr_[("GET", "/v1/models/{id}")]["requests"] == 40
+    assert pr_[("GET", "/fail")]["status"] == {"5xx": 40}
+
+    hs = handshakes(summ, OPENAI, comm="python3")
+    assert len(hs) == 1 and hs[0]["handshakes"] == 1 and hs[0]["failures"] == 0, hs
+    assert 0 < hs[0]["handshake_ns"]["p95"] < 2_000_000_000
+    srv_hs = handshakes(summ, comm="nginx", role="server")
+    assert sum(h["handshakes"] for h in srv_hs) == 1, srv_hs
+    assert summ["tls"]["stats"].get("ringbuf_drops", 0) == 0
+
+
+def test_curl_provider_named_by_sni(probe_factory, nginx_tls):
+    """curl --resolve: the provider is the name curl sent as SNI, with its
+    statuses, routes and handshake time."""
+    ng, port = nginx_tls
+    pr = probe_factory("--json")
+    urls = [f"https://{ANTHROPIC}:{port}/v1/messages/{i}" for i in range(5)]
+    urls += [f"https://{ANTHROPIC}:{port}/fail", f"https://{ANTHROPIC}:{port}/nope"]
+    cmd = ["curl", "-sk", "--resolve", f"{ANTHROPIC}:{port}:127.0.0.1", "-w", "%{http_code}\\n"]
+    for u in urls:
+        cmd += ["-o", "/dev/null", u]
+    res = run(cmd, timeout=30)
+    assert res.stdout.split() == ["200"] * 5 + ["503", "404"], res
+    time.sleep(1.5)
+    summ, out, err = stop_probe(pr)
+    rows = client_rows(summ, ANTHROPIC, comm="curl")
+    assert len(rows) == 1, summ["http"]["client"]
+    r = rows[0]
+    assert (r["requests"], r["errors_4xx"], r["errors_5xx"]) == (7, 1, 1)
+    assert r["status"] == {"2xx": 5, "4xx": 1, "5xx": 1}
+    routes = provider_routes(summ, ANTHROPIC, comm="curl")
+    assert routes[("GET", "/v1/messages/{id}")]["requests"] == 5
+    hs = handshakes(summ, ANTHROPIC, comm="curl")
+    assert len(hs) == 1 and hs[0]["handshakes"] == 1, hs
+    # nginx saw the same seven requests, each once
+    srv = server_rows(summ, "nginx")
+    assert srv[("GET", "/v1/messages/{id}")]["requests"] == 5
+
+
+def test_libssl_loaded_after_probe_start_is_traced(probe_factory, procs, nginx_tls):
+    """A followed process maps libssl only after the probe started (Python
+    imports ssl late: a dlopen): its libssl is attached on the next rescan."""
+    ng, port = nginx_tls
+    cli = tls_client(procs, port, OPENAI, 20, "/v1/late/1", late=2.5)
+    assert not libssl_mapped(cli.pid)
+    pr = probe_factory("--pid", str(cli.pid), "--json")
+    res = go(cli)
+    summ, out, err = stop_probe(pr)
+    assert res["statuses"] == [200] * 20
+    assert f"pid {cli.pid}" in err and "libssl" in err, err
+    rows = client_rows(summ, OPENAI, comm="python3")
+    assert len(rows) == 1 and rows[0]["requests"] == 20, summ["http"]["client"]
+    # only the target is followed: nginx's side is not
+    assert not server_rows(summ, "nginx")
+
+
+def test_tls_server_sending_garbage(probe_factory, procs, cert):
+    """A TLS server answering binary bytes, then a malformed status line, then
+    closing before the handshake: no crash, nothing counted as a request; the
+    malformed answer counted unparsed and the binary one unanswered, on both
+    sides (server and client are followed), the aborted handshake a failure."""
+    crt, key = cert
+    srv = procs.start([PY, os.path.join(FIXSRC, "tls_garbage_server.py"), crt, key])
+    port = wait_ready(srv, "tls_garbage_server")
+    cli = tls_client(procs, port, OPENAI, 3, "/a", "/b", "/c", raw=True)
+    pr = probe_factory("--pid", f"{srv.pid},{cli.pid}", "--json")
+    res = go(cli)
+    time.sleep(1.5)
+    summ, out, err = stop_probe(pr)
+    assert res["raw"][0].startswith("000102") and res["raw"][1].startswith(b"HTTP/1.1 2xx".hex())
+    assert res["raw"][2].startswith("error"), res
+    assert not client_rows(summ, OPENAI), summ["http"]["client"]
+    assert not [r for r in summ["http"]["server"] if r["comm"] == "python3"]
+    stats = summ["http"]["stats"]
+    assert stats.get("unparsed") == 2, stats
+    assert stats.get("unanswered") == 2, stats
+    hs = handshakes(summ, OPENAI, comm="python3")
+    assert sum(h["handshakes"] for h in hs) == 2, hs
+    assert sum(h["failures"] for h in hs) == 1, hs
+    assert srv.poll() is None

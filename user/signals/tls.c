@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * tls: attach the socket capture's libssl uprobes (bpf/sockets/tls.bpf.h)
+ * to every libssl the processes to follow have mapped, and turn handshake
+ * records into the tls_handshake family. The plaintext itself goes through
+ * the capture's shared handler in the kernel and comes back as ordinary
+ * HTTP and database records (user/signals/http.c).
+ *
+ * Which libraries, and for whom:
+ *   - host-wide: each distinct libssl file (by device and inode) any
+ *     process maps, attached once for all processes (pid -1: every later
+ *     mapping of that file is covered at once, including a dlopen), at most
+ *     TLS_MAX_ATT files. /proc/PID/maps is rescanned every TLS_HOST_SCAN_S
+ *     for new files (another version, a container's own copy); a file no
+ *     process maps any more is detached.
+ *   - --pid: per followed process (targets and descendants, from the proc
+ *     signal's tracked_pids map), rescanned every collect, so a process
+ *     that execs or dlopens libssl is attached within a second; a process
+ *     that is gone (or was replaced: start time) is detached. Other
+ *     processes mapping the same file pay nothing.
+ * Paths go through /proc/PID/root (or /proc/PID/map_files when the file
+ * was replaced), so a library in another mount namespace (a container) is
+ * the very inode that process mapped (uprobe_site__find_mapped).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sockets.skel.h"
+#include "probe/tls.h"
+#include "core/families.h"
+#include "core/store.h"
+#include "loader/signal.h"
+#include "loader/signals.h"
+#include "proc/attrib.h"
+#include "proc/uprobe_site.h"
+#include "signals/tls.h"
+
+#define TLS_MAX_ATT		64	/* (process or host-wide, library) attachments */
+#define TLS_HOST_SCAN_S		2
+#define TLS_NPROBES		12
+
+/* Kernel counters shown in tls_stats. */
+static const struct {
+	enum probe_tls_stat idx;
+	const char *what;
+} kstats[] = {
+	{ PROBE_TLS_STAT_PLAIN_READS, "plaintext_reads" },
+	{ PROBE_TLS_STAT_PLAIN_WRITES, "plaintext_writes" },
+	{ PROBE_TLS_STAT_NO_FD, "plaintext_before_socket_known" },
+	{ PROBE_TLS_STAT_RB_DROP, "ringbuf_drops" },
+};
+#define NKSTATS (sizeof(kstats) / sizeof(kstats[0]))
+
+/* The functions probed, in attach order (a return probe before its entry). */
+struct probe_spec {
+	const char *func;
+	int required;		/* without it the library is not attached */
+	int ret;
+	uint64_t cookie;
+};
+
+static const struct probe_spec specs[TLS_NPROBES] = {
+	{ "SSL_write", 1, 0, PROBE_TLS_C_WRITE },
+	{ "SSL_write_ex", 0, 0, PROBE_TLS_C_WRITE },
+	{ "SSL_read", 1, 1, PROBE_TLS_C_READ_RET },
+	{ "SSL_read", 1, 0, PROBE_TLS_C_READ },
+	{ "SSL_read_ex", 0, 1, PROBE_TLS_C_READ_RET },
+	{ "SSL_read_ex", 0, 0, PROBE_TLS_C_READ_EX },
+	{ "SSL_do_handshake", 1, 1, 0 },
+	{ "SSL_do_handshake", 1, 0, 0 },
+	{ "SSL_ctrl", 0, 0, 0 },
+	{ "SSL_set_connect_state", 0, 0, PROBE_TLS_C_CONNECT },
+	{ "SSL_set_accept_state", 0, 0, PROBE_TLS_C_ACCEPT },
+	{ "SSL_free", 1, 0, 0 },
+};
+
+struct tls_att {
+	int used;
+	int pid;		/* -1: host-wide */
+	uint64_t start;		/* the process's start time (pid reuse), 0 host-wide */
+	uint64_t dev, ino;	/* the library file */
+	uint64_t seen;		/* the last scan that found it mapped */
+	char lib[160];		/* as the process sees it */
+	struct bpf_link *links[TLS_NPROBES];
+	unsigned int nlinks;
+};
+
+struct tls {
+	struct probe_ctx *ctx;
+	struct sockets_bpf *skel;
+	struct family *hs, *stats;
+	struct tls_att att[TLS_MAX_ATT];
+	uint64_t scan, next_host_scan;
+	uint64_t records, bad_records;
+	uint64_t attached, detached, failed, full;
+	uint64_t attached_shown, detached_shown, failed_shown, full_shown;
+	uint64_t kprev[PROBE_TLS_STAT_MAX];
+	char note[SIGNAL_WHY_LEN];
+};
+
+int tls__is_libssl(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	/* libssl.so, libssl.so.3, libssl.so.1.1; not NSS's libssl3.so */
+	return !strncmp(b, "libssl.so", 9);
+}
+
+int tls__is_record(const void *data, size_t len)
+{
+	const struct probe_rec_hdr *h = data;
+
+	return len >= sizeof(*h) && h->type >= PROBE_REC_TLS_BASE &&
+	       h->type < PROBE_REC_TLS_BASE + 16;
+}
+
+/* Field 22 of /proc/PID/stat: the process's start time, 0 when gone. */
+static uint64_t start_time(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')))
+		return 0;
+	for (i = 0; i < 20 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+/* "/lib/x86_64-linux-gnu/libssl.so.3 in pid 42", or "... for every process" */
+static const char *att_where(const struct tls_att *a, char *buf, size_t len)
+{
+	if (a->pid >= 0)
+		snprintf(buf, len, "%s in pid %d", a->lib, a->pid);
+	else
+		snprintf(buf, len, "%s for every process", a->lib);
+	return buf;
+}
+
+static void att_detach(struct tls *t, struct tls_att *a, const char *why)
+{
+	char where[200];
+	unsigned int i;
+
+	for (i = 0; i < a->nlinks; i++)
+		bpf_link__destroy(a->links[i]);
+	if (a->used && !t->ctx->check_only)
+		fprintf(stderr, "probe: tls: detached from %s (%s)\n",
+			att_where(a, where, sizeof(where)), why);
+	memset(a, 0, sizeof(*a));
+	t->detached++;
+}
+
+static struct bpf_program *spec_prog(struct tls *t, const struct probe_spec *s)
+{
+	if (!strncmp(s->func, "SSL_write", 9) || (!strncmp(s->func, "SSL_read", 8) && s->ret))
+		return t->skel->progs.tls_data;
+	if (!strncmp(s->func, "SSL_read", 8))
+		return t->skel->progs.tls_read_enter;
+	if (!strcmp(s->func, "SSL_do_handshake"))
+		return s->ret ? t->skel->progs.tls_hs_exit : t->skel->progs.tls_hs_enter;
+	if (!strcmp(s->func, "SSL_ctrl"))
+		return t->skel->progs.tls_ctrl;
+	if (!strcmp(s->func, "SSL_free"))
+		return t->skel->progs.tls_free;
+	return t->skel->progs.tls_side;
+}
+
+/*
+ * Attach every probe to the library at path for pid (-1: all processes).
+ * 0, or -errno with nothing left attached.
+ */
+static int att_attach(struct tls *t, struct tls_att *a, const char *path)
+{
+	char why[200] = "", where[200];
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < TLS_NPROBES; i++) {
+		const struct probe_spec *s = &specs[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = s->cookie, .retprobe = s->ret);
+		struct uprobe_func f;
+		struct bpf_link *l;
+
+		err = uprobe_site__find_func(path, s->func, -1, &f);
+		if (err == -ENOENT && !s->required) {
+			err = 0;
+			continue;
+		}
+		if (err) {
+			snprintf(why, sizeof(why), "%s: %s", s->func,
+				 err == -ENOENT ? "not defined" : strerror(-err));
+			break;
+		}
+		l = bpf_program__attach_uprobe_opts(spec_prog(t, s), a->pid, path,
+						    (size_t)(f.file_off + f.site.delta), &o);
+		if (!l) {
+			err = -errno;
+			snprintf(why, sizeof(why), "attaching %s%s: %s", s->func,
+				 s->ret ? " (return)" : "", strerror(-err));
+			break;
+		}
+		a->links[a->nlinks++] = l;
+	}
+	if (err) {
+		for (i = 0; i < a->nlinks; i++)
+			bpf_link__destroy(a->links[i]);
+		a->nlinks = 0;
+		t->failed++;
+		fprintf(stderr, "probe: tls: %s not traced: %s\n",
+			att_where(a, where, sizeof(where)), why);
+		return err;
+	}
+	a->used = 1;
+	t->attached++;
+	if (!t->ctx->check_only)
+		fprintf(stderr, "probe: tls: attached %u probes to %s\n", a->nlinks,
+			att_where(a, where, sizeof(where)));
+	return 0;
+}
+
+/* pid's libssl: attach it (for pid, or for everyone when host-wide) unless it is. */
+static void scan_pid(struct tls *t, int pid, int host_wide)
+{
+	char attach[PATH_MAX + 64], shown[160];
+	struct tls_att *a, *free_slot = NULL;
+	uint64_t ino = 0, start = 0;
+	struct stat st;
+	unsigned int i;
+
+	if (pid == t->ctx->self_pid)
+		return;
+	if (uprobe_site__find_mapped(pid, tls__is_libssl, attach, sizeof(attach), shown,
+				     sizeof(shown), &ino))
+		return;		/* none mapped, or gone */
+	if (stat(attach, &st))
+		return;
+	if (!host_wide) {
+		start = start_time(pid);
+		if (!start)
+			return;
+	}
+	for (i = 0; i < TLS_MAX_ATT; i++) {
+		a = &t->att[i];
+		if (!a->used) {
+			if (!free_slot)
+				free_slot = a;
+			continue;
+		}
+		if (a->dev == (uint64_t)st.st_dev && a->ino == (uint64_t)st.st_ino &&
+		    (host_wide ? a->pid < 0 : a->pid == pid && a->start == start)) {
+			a->seen = t->scan;
+			return;
+		}
+	}
+	if (!free_slot) {
+		t->full++;
+		return;
+	}
+	a = free_slot;
+	memset(a, 0, sizeof(*a));
+	a->pid = host_wide ? -1 : pid;
+	a->start = start;
+	a->dev = (uint64_t)st.st_dev;
+	a->ino = (uint64_t)st.st_ino;
+	a->seen = t->scan;
+	snprintf(a->lib, sizeof(a->lib), "%s", shown);
+	att_attach(t, a, attach);
+}
+
+static int is_process(int pid)
+{
+	char path[64], line[256];
+	int tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid == pid;
+}
+
+static void scan(struct tls *t)
+{
+	unsigned int i;
+
+	t->scan++;
+	if (t->ctx->filter) {
+		__u32 key, next, *prev = NULL;
+		int fd = t->ctx->tracked_fd;
+
+		while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			prev = &key;
+			if (is_process((int)key))
+				scan_pid(t, (int)key, 0);
+		}
+	} else {
+		struct dirent *de;
+		DIR *d = opendir("/proc");
+
+		if (!d)
+			return;	/* keep what is attached */
+		while ((de = readdir(d))) {
+			char *end;
+			long pid = strtol(de->d_name, &end, 10);
+
+			if (*end || pid <= 0)
+				continue;
+			scan_pid(t, (int)pid, 1);
+		}
+		closedir(d);
+	}
+	for (i = 0; i < TLS_MAX_ATT; i++) {
+		struct tls_att *a = &t->att[i];
+
+		if (!a->used || a->seen == t->scan)
+			continue;
+		if (a->pid >= 0 && start_time(a->pid) != a->start)
+			att_detach(t, a, "process gone");
+		else
+			att_detach(t, a, "no longer mapped");
+	}
+}
+
+static unsigned int att_count(const struct tls *t)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < TLS_MAX_ATT; i++)
+		n += t->att[i].used;
+	return n;
+}
+
+static void update_note(struct tls *t)
+{
+	unsigned int n = att_count(t);
+
+	if (n)
+		snprintf(t->note, sizeof(t->note), "TLS: libssl uprobes on %u %s%s", n,
+			 t->ctx->filter ? "(process, library) pair" : "library file",
+			 n == 1 ? "" : "s");
+	else
+		snprintf(t->note, sizeof(t->note), "TLS: no libssl mapped by %s yet (rescanned)",
+			 t->ctx->filter ? "the followed processes" : "any process");
+}
+
+struct tls *tls__new(struct probe_ctx *ctx, struct sockets_bpf *skel)
+{
+	struct tls *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->ctx = ctx;
+	t->skel = skel;
+	t->hs = families__register(ctx->store, FAM_TLS_HANDSHAKE, 0);
+	t->stats = families__register(ctx->store, FAM_TLS_STATS, 0);
+	if (!t->hs || !t->stats) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	scan(t);
+	update_note(t);
+	return t;
+}
+
+/* Printable ASCII only: labels end up in JSON and on terminals. */
+static void sanitize(char *dst, size_t dlen, const char *src, size_t n)
+{
+	size_t i;
+
+	if (n > dlen - 1)
+		n = dlen - 1;
+	for (i = 0; i < n && src[i]; i++)
+		dst[i] = (unsigned char)src[i] > 0x20 && (unsigned char)src[i] < 0x7f ? src[i] : '?';
+	dst[i] = 0;
+}
+
+static void fmt_addr(char *buf, size_t len, int family, const __u8 *addr, unsigned int port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (family == AF_INET && inet_ntop(AF_INET, addr, ip, sizeof(ip)))
+		snprintf(buf, len, "%s:%u", ip, port);
+	else if (family == AF_INET6 && inet_ntop(AF_INET6, addr, ip, sizeof(ip)))
+		snprintf(buf, len, "[%s]:%u", ip, port);
+	else
+		snprintf(buf, len, "?");
+}
+
+int tls__record(struct tls *t, const void *data, size_t len)
+{
+	const struct probe_tls_hs *r = data;
+	char comm[PROBE_COMM_LEN + 1], exe[PROBE_COMM_LEN + 1], sni[PROBE_TLS_SNI_LEN + 1];
+	char peer[INET6_ADDRSTRLEN + 16];
+	struct series *se;
+	struct label l[5 + ATTRIB_NLABELS];
+
+	if (!t)
+		return 0;
+	if (len < sizeof(*r) || r->hdr.type != PROBE_REC_TLS_HS ||
+	    r->hdr.version != PROBE_TLS_VERSION || r->hdr.size != sizeof(*r) ||
+	    (r->role != PROBE_ROLE_CLIENT && r->role != PROBE_ROLE_SERVER)) {
+		t->bad_records++;
+		return 0;
+	}
+	t->records++;
+	sanitize(comm, sizeof(comm), r->hdr.comm, PROBE_COMM_LEN);
+	sanitize(exe, sizeof(exe), r->exe, PROBE_COMM_LEN);
+	if (!exe[0])
+		snprintf(exe, sizeof(exe), "?");
+	sni[0] = 0;
+	if (r->sni_len)
+		sanitize(sni, sizeof(sni), r->sni, r->sni_len);
+	fmt_addr(peer, sizeof(peer), r->family, r->raddr, r->rport);
+	l[0] = (struct label){ "comm", comm };
+	l[1] = (struct label){ "exe", exe };
+	l[2] = (struct label){ "role", r->role == PROBE_ROLE_CLIENT ? "client" : "server" };
+	/* the name the client asked for; the server side of a handshake has none */
+	l[3] = (struct label){ "host", sni[0] ? sni : peer };
+	l[4] = (struct label){ "peer", peer };
+	attrib__labels(t->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 5);
+	se = family__series(t->hs, l, 5 + ATTRIB_NLABELS);
+	if (!se)
+		return 0;
+	if (r->flags & PROBE_TLS_HS_F_FAILED) {
+		series__add(se, r->hdr.ts_ns, TLS_HS_FAILURES, 1);
+		return 0;
+	}
+	series__add(se, r->hdr.ts_ns, TLS_HS_HANDSHAKES, 1);
+	series__observe_n(se, r->hdr.ts_ns, r->duration_ns, 1);
+	return 0;
+}
+
+static void add_stat(struct tls *t, uint64_t now, const char *what, uint64_t delta)
+{
+	struct label l = { "what", what };
+	struct series *se;
+
+	if (!delta)
+		return;
+	se = family__series(t->stats, &l, 1);
+	if (se)
+		series__add(se, now, STATS_COUNT, delta);
+}
+
+void tls__collect(struct tls *t, uint64_t now)
+{
+	int fd;
+	unsigned int i;
+	uint64_t v;
+
+	if (!t || !t->skel)
+		return;
+	if (t->ctx->filter || now >= t->next_host_scan) {
+		scan(t);
+		t->next_host_scan = now + TLS_HOST_SCAN_S * 1000000000ULL;
+		update_note(t);
+	}
+	fd = bpf_map__fd(t->skel->maps.tls_stats);
+	for (i = 0; i < NKSTATS; i++) {
+		if (signals__percpu_sum(fd, kstats[i].idx, &v))
+			continue;
+		add_stat(t, now, kstats[i].what, v - t->kprev[kstats[i].idx]);
+		t->kprev[kstats[i].idx] = v;
+	}
+	add_stat(t, now, "libraries_attached", t->attached - t->attached_shown);
+	add_stat(t, now, "libraries_detached", t->detached - t->detached_shown);
+	add_stat(t, now, "attach_failed", t->failed - t->failed_shown);
+	add_stat(t, now, "attach_skipped_full", t->full - t->full_shown);
+	t->attached_shown = t->attached;
+	t->detached_shown = t->detached;
+	t->failed_shown = t->failed;
+	t->full_shown = t->full;
+}
+
+void tls__counts(const struct tls *t, uint64_t *events, uint64_t *lost)
+{
+	static const enum probe_tls_stat losses[] = { PROBE_TLS_STAT_NO_FD, PROBE_TLS_STAT_RB_DROP };
+	unsigned int i;
+	uint64_t v;
+
+	*events = 0;
+	*lost = 0;
+	if (!t)
+		return;
+	*events = t->records;
+	*lost = t->bad_records;
+	for (i = 0; t->skel && i < sizeof(losses) / sizeof(losses[0]); i++)
+		if (!signals__percpu_sum(bpf_map__fd(t->skel->maps.tls_stats), losses[i], &v))
+			*lost += v;
+}
+
+const char *tls__note(const struct tls *t)
+{
+	return t ? t->note : "TLS: off";
+}
+
+void tls__free(struct tls *t)
+{
+	unsigned int i;
+
+	if (!t)
+		return;
+	for (i = 0; i < TLS_MAX_ATT; i++) {
+		unsigned int j;
+
+		for (j = 0; j < t->att[i].nlinks; j++)
+			bpf_link__destroy(t->att[i].links[j]);
+	}
+	free(t);
+}

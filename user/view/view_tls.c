@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The TLS section: handshakes per process, side and server name (the SNI a
+ * client sent, else the peer), with their time from the first
+ * SSL_do_handshake call to its successful return, and failures (an SSL
+ * object freed before its handshake completed); plus what the TLS capture
+ * counted (tls_stats). Request latency per provider is in the HTTP
+ * section's client rows, whose host is the same SNI. Rows are sorted by
+ * handshakes and failures, most first.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "view/view.h"
+#include "core/store.h"
+
+struct hs_row {
+	struct series *se;
+	struct view_stats vs;
+};
+
+struct hs_rows {
+	struct hs_row *v;
+	size_t n, cap;
+	uint64_t now;
+	const struct view_opts *o;
+};
+
+static int add_row(struct series *se, void *arg)
+{
+	struct hs_rows *r = arg;
+	struct hs_row row = { .se = se };
+
+	if (view__stats(se, r->now, r->o, &row.vs) ||
+	    (!row.vs.counters[TLS_HS_HANDSHAKES] && !row.vs.counters[TLS_HS_FAILURES]))
+		return 0;
+	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
+		return 0;	/* show what fits */
+	r->v[r->n++] = row;
+	return 0;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct hs_row *x = a, *y = b;
+	uint64_t cx = x->vs.counters[TLS_HS_HANDSHAKES] + x->vs.counters[TLS_HS_FAILURES];
+	uint64_t cy = y->vs.counters[TLS_HS_HANDSHAKES] + y->vs.counters[TLS_HS_FAILURES];
+
+	return cx < cy ? 1 : cx > cy ? -1 : 0;
+}
+
+static size_t collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
+			   struct hs_rows *r)
+{
+	struct family *f = families__lookup(st, FAM_TLS_HANDSHAKE);
+
+	memset(r, 0, sizeof(*r));
+	r->now = now;
+	r->o = o;
+	if (!f)
+		return 0;
+	family__for_each(f, add_row, r);
+	if (r->n)
+		qsort(r->v, r->n, sizeof(*r->v), by_count);
+	return r->n;
+}
+
+static const char *lab(const struct series *se, const char *k)
+{
+	const char *v = series__label(se, k);
+
+	return v && v[0] ? v : "?";
+}
+
+/* tls_stats goes to JSON only: its plaintext counts grow with every request */
+struct stat_acc {
+	cJSON *obj;
+	uint64_t now;
+	const struct view_opts *o;
+};
+
+static int add_stat(struct series *se, void *arg)
+{
+	struct stat_acc *a = arg;
+	struct view_stats vs;
+	const char *what = series__label(se, "what");
+
+	if (!what || view__stats(se, a->now, a->o, &vs))
+		return 0;
+	cJSON_AddNumberToObject(a->obj, what, (double)vs.counters[STATS_COUNT]);
+	return 0;
+}
+
+/* HS, FAIL, P50, P95, P99 */
+#define TAIL	(7 + 6 + 3 * 8)
+
+static int tls_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	unsigned int cols = o->cols ? o->cols : 160, svc = cols >= 120 ? 16 : 0;
+	unsigned int peer = cols >= 100 ? 22 : 0, side = 7, name;
+	char win[32], a[16], b[16], c[16];
+	struct hs_rows r;
+	size_t i;
+
+	collect_rows(st, now, o, &r);
+	if (!r.n) {
+		free(r.v);
+		return 0;
+	}
+	/* the host column takes what the numbers leave (cut with a visible "…") */
+	name = cols > TAIL + svc + peer + side + 12 ? cols - TAIL - svc - peer - side : 12;
+	if (name > 40)
+		name = 40;
+	fprintf(out, "TLS HANDSHAKES, most first; P50-P99 of completed ones, %s\n",
+		view__window(o, win, sizeof(win)));
+	if (svc)
+		view__col(out, "COMM", svc);
+	view__col(out, "SIDE", side);
+	view__col(out, "HOST (SNI, ELSE PEER)", name);
+	if (peer)
+		view__col(out, " PEER", peer);
+	fprintf(out, " %6s %5s %7s %7s %7s\n", "HS", "FAIL", "P50", "P95", "P99");
+	for (i = 0; i < r.n && i < o->top; i++) {
+		const struct view_stats *v = &r.v[i].vs;
+		struct series *se = r.v[i].se;
+
+		if (svc) {
+			view__col(out, lab(se, "comm"), svc - 1);
+			fputc(' ', out);
+		}
+		view__col(out, lab(se, "role"), side - 1);
+		fputc(' ', out);
+		view__col(out, lab(se, "host"), name);
+		if (peer) {
+			fputc(' ', out);
+			view__col(out, lab(se, "peer"), peer - 1);
+		}
+		fprintf(out, " %6lu %5lu %7s %7s %7s\n",
+			(unsigned long)v->counters[TLS_HS_HANDSHAKES],
+			(unsigned long)v->counters[TLS_HS_FAILURES],
+			v->count ? view__dur(v->p50, a, sizeof(a)) : "-",
+			v->count ? view__dur(v->p95, b, sizeof(b)) : "-",
+			v->count ? view__dur(v->p99, c, sizeof(c)) : "-");
+	}
+	free(r.v);
+	return (int)r.n;
+}
+
+static void tls_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)
+{
+	struct family *sf = families__lookup(st, FAM_TLS_STATS);
+	cJSON *tls = cJSON_AddObjectToObject(obj, "tls"), *arr;
+	struct stat_acc a = { .now = now, .o = o };
+	struct hs_rows r;
+	size_t i;
+
+	if (!tls)
+		return;
+	arr = cJSON_AddArrayToObject(tls, "handshakes");
+	collect_rows(st, now, o, &r);
+	for (i = 0; arr && i < r.n; i++) {
+		const struct view_stats *v = &r.v[i].vs;
+		cJSON *e = cJSON_CreateObject(), *lat;
+		const struct label *l;
+		unsigned int n = series__labels(r.v[i].se, &l), k;
+
+		if (!e)
+			break;
+		for (k = 0; k < n; k++)
+			if (l[k].value[0])	/* unknown attribution labels are left out */
+				view__json_label(e, l[k].key, l[k].value);
+		cJSON_AddNumberToObject(e, "handshakes", (double)v->counters[TLS_HS_HANDSHAKES]);
+		cJSON_AddNumberToObject(e, "failures", (double)v->counters[TLS_HS_FAILURES]);
+		cJSON_AddNumberToObject(e, "seconds", v->seconds);
+		lat = cJSON_AddObjectToObject(e, "handshake_ns");
+		cJSON_AddNumberToObject(lat, "count", (double)v->count);
+		cJSON_AddNumberToObject(lat, "p50", (double)v->p50);
+		cJSON_AddNumberToObject(lat, "p95", (double)v->p95);
+		cJSON_AddNumberToObject(lat, "p99", (double)v->p99);
+		cJSON_AddNumberToObject(lat, "max", (double)v->max);
+		cJSON_AddItemToArray(arr, e);
+	}
+	free(r.v);
+	a.obj = cJSON_AddObjectToObject(tls, "stats");
+	if (a.obj && sf)
+		family__for_each(sf, add_stat, &a);
+}
+
+const struct view_section view_tls = {
+	.name = "tls",
+	.text = tls_text,
+	.json = tls_json,
+};
