@@ -121,6 +121,12 @@ static void test_records(void **state)
 	memset(&seen, 0, sizeof(seen));
 	family__for_each(store__find_family(ctx.store, "tls_handshake"), see, &seen);
 	assert_int_equal(seen.n, 2);
+	/* another client port: the same server series, not one per connection */
+	r.rport = 443 + 1;
+	assert_int_equal(tls__record(t, &r, sizeof(r)), 0);
+	memset(&seen, 0, sizeof(seen));
+	family__for_each(store__find_family(ctx.store, "tls_handshake"), see, &seen);
+	assert_int_equal(seen.n, 2);
 
 	tls__free(t);
 	store__free(ctx.store);

@@ -420,7 +420,7 @@ int tls__record(struct tls *t, const void *data, size_t len)
 {
 	const struct probe_tls_hs *r = data;
 	char comm[PROBE_COMM_LEN + 1], exe[PROBE_COMM_LEN + 1], sni[PROBE_TLS_SNI_LEN + 1];
-	char peer[INET6_ADDRSTRLEN + 16];
+	char peer[INET6_ADDRSTRLEN + 16], local[INET6_ADDRSTRLEN + 16];
 	struct series *se;
 	struct label l[5 + ATTRIB_NLABELS];
 
@@ -440,12 +440,29 @@ int tls__record(struct tls *t, const void *data, size_t len)
 	sni[0] = 0;
 	if (r->sni_len)
 		sanitize(sni, sizeof(sni), r->sni, r->sni_len);
-	fmt_addr(peer, sizeof(peer), r->family, r->raddr, r->rport);
 	l[0] = (struct label){ "comm", comm };
 	l[1] = (struct label){ "exe", exe };
-	l[2] = (struct label){ "role", r->role == PROBE_ROLE_CLIENT ? "client" : "server" };
-	/* the name the client asked for; the server side of a handshake has none */
-	l[3] = (struct label){ "host", sni[0] ? sni : peer };
+	if (r->role == PROBE_ROLE_CLIENT) {
+		/* the name the client asked for, else the address it called */
+		fmt_addr(peer, sizeof(peer), r->family, r->raddr, r->rport);
+		l[2] = (struct label){ "role", "client" };
+		l[3] = (struct label){ "host", sni[0] ? sni : peer };
+	} else {
+		/*
+		 * A server: the address it serves on; clients by address only
+		 * (their ephemeral ports would make a series per connection).
+		 */
+		fmt_addr(local, sizeof(local), r->family, r->laddr, r->lport);
+		fmt_addr(peer, sizeof(peer), r->family, r->raddr, 0);
+		if (r->family == AF_INET || r->family == AF_INET6)
+			*strrchr(peer, ':') = 0;
+		if (peer[0] == '[')
+			memmove(peer, peer + 1, strlen(peer));
+		if (peer[0] && peer[strlen(peer) - 1] == ']')
+			peer[strlen(peer) - 1] = 0;
+		l[2] = (struct label){ "role", "server" };
+		l[3] = (struct label){ "host", sni[0] ? sni : local };
+	}
 	l[4] = (struct label){ "peer", peer };
 	attrib__labels(t->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 5);
 	se = family__series(t->hs, l, 5 + ATTRIB_NLABELS);

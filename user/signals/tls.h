@@ -15,7 +15,9 @@
  *   tls_handshake  labels comm, exe, role, host, peer: counters handshakes,
  *                  failures; histogram of handshake time (ns, first
  *                  SSL_do_handshake entry -> its successful return). host is
- *                  the SNI the client sent, else the peer address.
+ *                  the SNI the client sent, else the address called (client)
+ *                  or served on (server); a server's peer is an address
+ *                  without the client's port.
  *   tls_stats      label what; counter count: libraries attached, plaintext
  *                  lost before a socket was known, ring-buffer drops, ...
  */
