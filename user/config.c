@@ -35,7 +35,8 @@ const char config__default_json[] =
 "      \"enabled\": \"auto\",\n"
 "      \"max_routes\": 200,\n"
 "      \"max_connections\": 16384,\n"
-"      \"routes\": []\n"
+"      \"routes\": [],\n"
+"      \"tls\": \"auto\"\n"
 "    },\n"
 "    \"memgrowth\": {\n"
 "      \"enabled\": \"auto\",\n"
@@ -193,6 +194,7 @@ static const struct field fields[] = {
 	{ "signals.http.max_connections", F_UINT, OFF(http.max_connections), 64, 1048576, NULL },
 	/* an array of route templates, checked by core/route.c */
 	{ "signals.http.routes", F_ROUTES, OFF(http.routes), 0, 0, NULL },
+	{ "signals.http.tls", F_TRI, OFF(http.tls), 0, 0, NULL },
 	{ "signals.conn.enabled", F_TRI, OFF(conn.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.enabled", F_TRI, OFF(memgrowth.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.horizon_s", F_DOUBLE, OFF(memgrowth.horizon_s), 5, 86400, NULL },

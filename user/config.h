@@ -61,6 +61,7 @@ struct probe_config {
 		unsigned int max_routes;	/* distinct routes kept per service */
 		unsigned int max_connections;	/* HTTP connections followed at once */
 		struct cfg_strlist routes;	/* templates, tried before the heuristics */
+		int tls;			/* enum cfg_tri: auto = libssl uprobes under --pid only */
 	} http;
 	struct {
 		int enabled;			/* enum cfg_tri: auto = on, host-wide too */

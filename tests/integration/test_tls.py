@@ -165,14 +165,26 @@ def libssl_mapped(pid):
 
 # ---------------------------------------------------------------- tests
 
-def test_check_reports_tls_attached(procs):
+def tls_on(tmp_path):
+    """A config that turns TLS capture on host-wide (off there by default)."""
+    cfg = tmp_path / "tls.json"
+    cfg.write_text('{"signals": {"http": {"tls": true}}}')
+    return str(cfg)
+
+
+def test_check_reports_tls_attached(procs, tmp_path):
     """--check attaches for real: with a process mapping libssl, the http
-    signal says how many libraries its uprobes are on."""
+    signal says how many libraries its uprobes are on; host-wide only when
+    asked, and without asking it says why not."""
     holder = procs.start([PY, "-c", "import ssl, sys; print('ready', flush=True); "
                           "sys.stdin.readline()"])
     wait_ready(holder, "python3 with ssl")
     assert libssl_mapped(holder.pid)
     res = run([PROBE, "--check", "--json"])
+    assert res.returncode == 0, res.stderr
+    sig = {s["signal"]: s for s in json.loads(res.stdout)["signals"]}
+    assert "TLS: off host-wide" in sig["http"]["why"], sig["http"]["why"]
+    res = run([PROBE, "--check", "--json", "--config", tls_on(tmp_path)])
     assert res.returncode == 0, res.stderr
     sig = {s["signal"]: s for s in json.loads(res.stdout)["signals"]}
     assert sig["http"]["state"] == "live", sig["http"]
@@ -225,11 +237,11 @@ def test_nginx_https_routes_statuses_counted_once(probe_factory, procs, nginx_tl
     assert summ["tls"]["stats"].get("ringbuf_drops", 0) == 0
 
 
-def test_curl_provider_named_by_sni(probe_factory, nginx_tls):
+def test_curl_provider_named_by_sni(probe_factory, nginx_tls, tmp_path):
     """curl --resolve: the provider is the name curl sent as SNI, with its
-    statuses, routes and handshake time."""
+    statuses, routes and handshake time (host-wide, TLS turned on)."""
     ng, port = nginx_tls
-    pr = probe_factory("--json")
+    pr = probe_factory("--json", "--config", tls_on(tmp_path))
     urls = [f"https://{ANTHROPIC}:{port}/v1/messages/{i}" for i in range(5)]
     urls += [f"https://{ANTHROPIC}:{port}/fail", f"https://{ANTHROPIC}:{port}/nope"]
     cmd = ["curl", "-sk", "--resolve", f"{ANTHROPIC}:{port}:127.0.0.1", "-w", "%{http_code}\\n"]
