@@ -16,6 +16,7 @@ probe and bpftrace runs. The measuring and the table come from
 bench_http.py (same wrk pinning, CPU per request and medians).
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -136,6 +137,11 @@ def main():
     url = f"https://127.0.0.1:{port}/index.html"
     http_cfg = os.path.join(d, "http-only.json")
     bh.http_only_config(a.probe, http_cfg)
+    with open(http_cfg) as f:       # host-wide, TLS capture is opt-in
+        cfg = json.load(f)
+    cfg["signals"]["http"]["tls"] = True
+    with open(http_cfg, "w") as f:
+        json.dump(cfg, f)
     lib = libssl_of(bh.workers(ng.pid)[0])
     configs = ["none", "probe", "bpftrace"]
     res = {name: [] for name in configs}
