@@ -22,8 +22,16 @@ mount -t devtmpfs devtmpfs $r/dev
 mkdir -p $r/dev/pts $r/dev/shm
 mount -t devpts devpts $r/dev/pts
 mount -t tmpfs tmpfs $r/dev/shm
+cwd=$(cat /out/cwd)
+# A working directory under /tmp or /run (a CI clone, say) would vanish under the
+# tmpfs mounted there: hold the overlay's view of it and bind it back on top.
+keep=
+case "$cwd" in
+/tmp/*|/run/*) mkdir -p /keep && mount --bind "$r$cwd" /keep && keep=1 ;;
+esac
 mount -t tmpfs tmpfs $r/tmp
 mount -t tmpfs tmpfs $r/run
+[ -n "$keep" ] && mkdir -p "$r$cwd" && mount --bind /keep "$r$cwd"
 mount -t tracefs tracefs $r/sys/kernel/tracing
 mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
 mount -t bpf bpf $r/sys/fs/bpf
@@ -32,7 +40,6 @@ mkdir -p $r/run/out
 mount --bind /out $r/run/out
 ip link set lo up
 hostname probe-vm
-cwd=$(cat /out/cwd)
 # The command's own exit code, not the pipeline's.
 chroot $r /bin/sh -c "cd '$cwd' && export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin && $(cat /out/cmd)" \
 	>/out/output 2>&1 </dev/null
