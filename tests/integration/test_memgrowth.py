@@ -347,8 +347,11 @@ def test_redis_and_python_are_not_flagged(probe_factory, tmp_path, config):
         assert ever_flagged(lines, pid) == [], f"{pid} flagged"
         r = row(lines[-1], pid)
         assert r["rss_anon_bytes"] > 1 << 20, r
-    # tier 2 sampled them (--pid targets) without crashing and tier 1 saw them move
-    assert any(rows(obj, redis.pid) for obj in lines[:3])
+    # tier 2 sampled them (--pid targets) without crashing, and tier 1 saw python move
+    # from the start (it maps and unmaps large documents every second). A row appears
+    # when the kernel first reports a process's memory changing: redis-server may have
+    # reached its steady state before the probe attached, so only its last row is asserted.
+    assert any(rows(obj, py.pid) for obj in lines[:5])
 
 
 def test_check_and_config():
