@@ -153,6 +153,50 @@ int view__reserve(void *vp, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+struct collect {
+	struct view_rows *r;
+	uint64_t now;
+	const struct view_opts *o;
+	int (*keep)(struct view_row *row);
+};
+
+static int collect_one(struct series *se, void *arg)
+{
+	struct collect *c = arg;
+	struct view_row row = { .se = se };
+
+	if (view__stats(se, c->now, c->o, &row.vs) || !c->keep(&row))
+		return 0;
+	if (view__reserve(&c->r->v, &c->r->cap, c->r->n, sizeof(*c->r->v)))
+		return 1;
+	c->r->v[c->r->n++] = row;
+	return 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct view_row *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	return x->tie < y->tie ? 1 : x->tie > y->tie ? -1 : 0;
+}
+
+size_t view__collect(struct store *st, enum family_id family, uint64_t now,
+		     const struct view_opts *o, int (*keep)(struct view_row *row),
+		     struct view_rows *out)
+{
+	struct family *f = families__lookup(st, family);
+	struct collect c = { .r = out, .now = now, .o = o, .keep = keep };
+
+	memset(out, 0, sizeof(*out));
+	if (f)
+		family__for_each(f, collect_one, &c);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), by_key);
+	return out->n;
+}
+
 struct errno_walk {
 	const struct view_errnos *q;
 	uint64_t now;

@@ -75,6 +75,26 @@ _Static_assert((int)SYSCALL_ERRNO_CALLS == (int)CE_CONNECTS, "errno families sha
 int view__reserve(void *vp, size_t *cap, size_t n, size_t elem);
 
 /*
+ * A section's table: the series of one family that keep() accepts, with
+ * their figures over the view's span, sorted by key then tie, largest
+ * first. keep() sees row->se and row->vs filled, sets key and tie, and
+ * returns 0 to leave the series out. Rows that do not fit in memory are
+ * left out (the table shows what fits). Free v when done.
+ */
+struct view_row {
+	struct series *se;
+	struct view_stats vs;
+	double key, tie;
+};
+struct view_rows {
+	struct view_row *v;
+	size_t n, cap;
+};
+size_t view__collect(struct store *st, enum family_id family, uint64_t now,
+		     const struct view_opts *o, int (*keep)(struct view_row *row),
+		     struct view_rows *out);
+
+/*
  * One row's failures by errno: the series of an errno family (one
  * counter, ERRNO_COUNT: FAM_SYSCALL_ERRNO or FAM_TCP_CONNECT_ERRNO) whose "pid"
  * label and one other label (key = value) match the row. Written as

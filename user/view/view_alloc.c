@@ -19,59 +19,12 @@
 /* alloc_site and alloc_stack rows sort by their bytes gauge, at one index */
 _Static_assert((int)AS_BYTES == (int)AK_BYTES, "bytes gauge shared by sites and stacks");
 
-struct row {
-	struct series *se;
-	struct view_stats vs;
-	double bytes;
-};
-
-struct rows {
-	struct row *v;
-	size_t n, cap;
-	uint64_t now;
-	const struct view_opts *o;
-	int need_pid;			/* skip the overflow series (no labels) */
-};
-
-static int add_row(struct series *se, void *arg)
+/* Rows sort by their bytes gauge (the key), then suspect; the overflow series (no labels) is left out. */
+static int keep_site(struct view_row *row)
 {
-	struct rows *r = arg;
-	struct row row = { .se = se };
-
-	if (r->need_pid && !series__label(se, "pid"))
-		return 0;
-	if (view__stats(se, r->now, r->o, &row.vs))
-		return 0;
-	row.bytes = series__gauge(se, AS_BYTES);
-	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
-		return 1;	/* show what fits */
-	r->v[r->n++] = row;
-	return 0;
-}
-
-static int by_bytes(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-	double sx = series__gauge(x->se, AS_SUSPECT), sy = series__gauge(y->se, AS_SUSPECT);
-
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	return sx < sy ? 1 : sx > sy ? -1 : 0;
-}
-
-static void rows_of(struct store *st, enum family_id family, uint64_t now,
-		    const struct view_opts *o, struct rows *r)
-{
-	struct family *f = families__lookup(st, family);
-
-	memset(r, 0, sizeof(*r));
-	r->now = now;
-	r->o = o;
-	r->need_pid = 1;
-	if (f)
-		family__for_each(f, add_row, r);
-	if (r->n)
-		qsort(r->v, r->n, sizeof(*r->v), by_bytes);
+	row->key = series__gauge(row->se, AS_BYTES);
+	row->tie = series__gauge(row->se, AS_SUSPECT);
+	return series__label(row->se, "pid") != NULL;
 }
 
 static int same(const struct series *a, const struct series *b, const char *key)
@@ -82,8 +35,8 @@ static int same(const struct series *a, const struct series *b, const char *key)
 }
 
 /* Stacks (sorted by bytes) that belong to a site row. */
-static unsigned int stacks_of(const struct rows *stacks, const struct series *site,
-			      struct row **out, unsigned int max)
+static unsigned int stacks_of(const struct view_rows *stacks, const struct series *site,
+			      struct view_row **out, unsigned int max)
 {
 	unsigned int n = 0;
 	size_t i;
@@ -92,7 +45,7 @@ static unsigned int stacks_of(const struct rows *stacks, const struct series *si
 		struct series *se = stacks->v[i].se;
 
 		if (same(se, site, "pid") && same(se, site, "instance") && same(se, site, "site") &&
-		    stacks->v[i].bytes > 0)
+		    stacks->v[i].key > 0)
 			out[n++] = &stacks->v[i];
 	}
 	return n;
@@ -135,18 +88,18 @@ static void print_stack(FILE *out, const char *stack, double share_bytes)
 
 static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
 {
-	struct rows targets, sites, stacks;
+	struct view_rows targets, sites, stacks;
 	char b1[32], b2[32], b3[32];
 	unsigned int nsusp = 0, shown = 0;
 	size_t i;
 
-	rows_of(st, FAM_ALLOC_TARGET, now, o, &targets);
+	view__collect(st, FAM_ALLOC_TARGET, now, o, keep_site, &targets);
 	if (!targets.n) {
 		free(targets.v);
 		return 0;
 	}
-	rows_of(st, FAM_ALLOC_SITE, now, o, &sites);
-	rows_of(st, FAM_ALLOC_STACK, now, o, &stacks);
+	view__collect(st, FAM_ALLOC_SITE, now, o, keep_site, &sites);
+	view__collect(st, FAM_ALLOC_STACK, now, o, keep_site, &stacks);
 
 	fprintf(out, "ALLOCATIONS (libc allocator uprobes: outstanding heap by call site)\n");
 	fprintf(out, "%-16s %7s %-14s %10s %9s %9s  %s\n", "COMM", "PID", "INSTANCE", "CALLS/S",
@@ -170,7 +123,7 @@ static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct vi
 			"OUTSTANDING", "OLD", "OLDEST", "SITE, then top stacks");
 		for (i = 0; i < sites.n; i++) {
 			struct series *se = sites.v[i].se;
-			struct row *top[STACKS_PER_SITE];
+			struct view_row *top[STACKS_PER_SITE];
 			unsigned int k, n;
 
 			if (series__gauge(se, AS_SUSPECT) != 1)
@@ -182,7 +135,7 @@ static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct vi
 				series__gauge(se, AS_OLDEST_S), lbl(se, "site"));
 			n = stacks_of(&stacks, se, top, STACKS_PER_SITE);
 			for (k = 0; k < n; k++)
-				print_stack(out, lbl(top[k]->se, "stack"), top[k]->bytes);
+				print_stack(out, lbl(top[k]->se, "stack"), top[k]->key);
 		}
 	}
 	fprintf(out, "TOP SITES BY OUTSTANDING BYTES\n");
@@ -193,11 +146,11 @@ static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct vi
 		struct view_stats *vs = &sites.v[i].vs;
 		double secs = vs->seconds > 0 ? vs->seconds : 1;
 
-		if (sites.v[i].bytes <= 0 && !vs->counters[AS_ALLOCS])
+		if (sites.v[i].key <= 0 && !vs->counters[AS_ALLOCS])
 			continue;
 		shown++;
 		fprintf(out, "%-16s %7s %11s %9.0f %9.0f %9.0f %10s  %s%s\n", lbl(se, "comm"),
-			lbl(se, "pid"), bytes_str(sites.v[i].bytes, b1, sizeof(b1)),
+			lbl(se, "pid"), bytes_str(sites.v[i].key, b1, sizeof(b1)),
 			series__gauge(se, AS_COUNT), vs->counters[AS_ALLOCS] / secs, vs->counters[AS_FREES] / secs,
 			bytes_str(series__gauge(se, AS_GROWTH), b2, sizeof(b2)), lbl(se, "site"),
 			series__gauge(se, AS_SUSPECT) == 1 ? "  [suspect]" : "");
@@ -210,9 +163,9 @@ static int alloc_text(FILE *out, struct store *st, uint64_t now, const struct vi
 	return 1;
 }
 
-static cJSON *site_json(const struct row *r, const struct rows *stacks)
+static cJSON *site_json(const struct view_row *r, const struct view_rows *stacks)
 {
-	struct row *top[STACKS_PER_SITE];
+	struct view_row *top[STACKS_PER_SITE];
 	cJSON *e = cJSON_CreateObject(), *arr;
 	struct series *se = r->se;
 	unsigned int k, n;
@@ -239,7 +192,7 @@ static cJSON *site_json(const struct row *r, const struct rows *stacks)
 
 		if (!s)
 			break;
-		cJSON_AddNumberToObject(s, "bytes", top[k]->bytes);
+		cJSON_AddNumberToObject(s, "bytes", top[k]->key);
 		cJSON_AddNumberToObject(s, "sampled", series__gauge(top[k]->se, AK_SAMPLED));
 		frames = cJSON_AddArrayToObject(s, "frames");
 		while (frames && *p) {
@@ -262,12 +215,12 @@ static cJSON *site_json(const struct row *r, const struct rows *stacks)
 
 static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)
 {
-	struct rows targets, sites, stacks;
+	struct view_rows targets, sites, stacks;
 	cJSON *root, *tarr, *sarr, *sites_arr;
 	unsigned int nsites = 0;
 	size_t i;
 
-	rows_of(st, FAM_ALLOC_TARGET, now, o, &targets);
+	view__collect(st, FAM_ALLOC_TARGET, now, o, keep_site, &targets);
 	if (!targets.n) {
 		free(targets.v);
 		return;
@@ -277,8 +230,8 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 		free(targets.v);
 		return;
 	}
-	rows_of(st, FAM_ALLOC_SITE, now, o, &sites);
-	rows_of(st, FAM_ALLOC_STACK, now, o, &stacks);
+	view__collect(st, FAM_ALLOC_SITE, now, o, keep_site, &sites);
+	view__collect(st, FAM_ALLOC_STACK, now, o, keep_site, &stacks);
 	tarr = cJSON_AddArrayToObject(root, "targets");
 	for (i = 0; tarr && i < targets.n; i++) {
 		struct series *se = targets.v[i].se;
@@ -305,12 +258,12 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 	sarr = cJSON_AddArrayToObject(root, "suspects");
 	sites_arr = cJSON_AddArrayToObject(root, "sites");
 	for (i = 0; i < sites.n; i++) {
-		const struct row *r = &sites.v[i];
+		const struct view_row *r = &sites.v[i];
 		int suspect = series__gauge(r->se, AS_SUSPECT) == 1;
 
 		if (suspect && sarr)
 			cJSON_AddItemToArray(sarr, site_json(r, &stacks));
-		if (sites_arr && nsites < JSON_MAX_SITES && (r->bytes > 0 || r->vs.counters[AS_ALLOCS])) {
+		if (sites_arr && nsites < JSON_MAX_SITES && (r->key > 0 || r->vs.counters[AS_ALLOCS])) {
 			cJSON_AddItemToArray(sites_arr, site_json(r, &stacks));
 			nsites++;
 		}

@@ -13,53 +13,10 @@
 #include "view/view.h"
 #include "core/store.h"
 
-struct db_row {
-	struct series *se;
-	struct view_stats vs;
-};
-
-struct db_rows {
-	struct db_row *v;
-	size_t n, cap;
-	uint64_t now;
-	const struct view_opts *o;
-};
-
-static int add_row(struct series *se, void *arg)
+static int keep_queried(struct view_row *row)
 {
-	struct db_rows *r = arg;
-	struct db_row row = { .se = se };
-
-	if (view__stats(se, r->now, r->o, &row.vs) || !row.vs.counters[DQ_QUERIES])
-		return 0;
-	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
-		return 0;	/* show what fits */
-	r->v[r->n++] = row;
-	return 0;
-}
-
-static int by_count(const void *a, const void *b)
-{
-	const struct db_row *x = a, *y = b;
-	uint64_t cx = x->vs.counters[DQ_QUERIES], cy = y->vs.counters[DQ_QUERIES];
-
-	return cx < cy ? 1 : cx > cy ? -1 : 0;
-}
-
-static size_t collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
-			   struct db_rows *r)
-{
-	struct family *f = families__lookup(st, FAM_DB_QUERY);
-
-	memset(r, 0, sizeof(*r));
-	r->now = now;
-	r->o = o;
-	if (!f)
-		return 0;
-	family__for_each(f, add_row, r);
-	if (r->n)
-		qsort(r->v, r->n, sizeof(*r->v), by_count);
-	return r->n;
+	row->key = (double)row->vs.counters[DQ_QUERIES];
+	return row->vs.counters[DQ_QUERIES] > 0;
 }
 
 static const char *lab(const struct series *se, const char *k)
@@ -97,11 +54,11 @@ static int db_text(FILE *out, struct store *st, uint64_t now, const struct view_
 {
 	struct family *sf = families__lookup(st, FAM_DB_STATS);
 	struct stat_acc a = { .now = now, .o = o };
-	struct db_rows r;
+	struct view_rows r;
 	char p50[16], p95[16], p99[16], hit[16];
 	size_t i;
 
-	collect_rows(st, now, o, &r);
+	view__collect(st, FAM_DB_QUERY, now, o, keep_queried, &r);
 	if (sf)
 		family__for_each(sf, add_stat, &a);
 	if (!r.n && !a.len) {
@@ -140,12 +97,12 @@ static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 	struct family *sf = families__lookup(st, FAM_DB_STATS);
 	cJSON *arr = cJSON_AddArrayToObject(obj, "db_queries");
 	struct stat_acc a = { .now = now, .o = o };
-	struct db_rows r;
+	struct view_rows r;
 	size_t i;
 
 	if (!arr)
 		return;
-	collect_rows(st, now, o, &r);
+	view__collect(st, FAM_DB_QUERY, now, o, keep_queried, &r);
 	for (i = 0; i < r.n; i++) {
 		const struct view_stats *v = &r.v[i].vs;
 		cJSON *e = cJSON_CreateObject(), *lat;

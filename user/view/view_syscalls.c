@@ -7,66 +7,21 @@
 #include "view/view.h"
 #include "core/store.h"
 
-struct sc_row {
-	struct series *se;
-	struct view_stats vs;
-	double time_ns;		/* mean * count: the sort key */
-};
-
-struct rows {
-	struct sc_row *v;
-	size_t n, cap;
-	uint64_t now;
-	const struct view_opts *o;
-};
-
-static int add_row(struct series *se, void *arg)
+/* Sorted by time spent (mean * count), then calls. */
+static int keep_called(struct view_row *row)
 {
-	struct rows *r = arg;
-	struct sc_row row = { .se = se };
-
-	if (view__stats(se, r->now, r->o, &row.vs) || !row.vs.counters[SYSCALL_CALLS])
-		return 0;
-	row.time_ns = row.vs.mean * (double)row.vs.count;
-	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
-		return 0;	/* show what fits */
-	r->v[r->n++] = row;
-	return 0;
-}
-
-static int by_time(const void *a, const void *b)
-{
-	const struct sc_row *x = a, *y = b;
-
-	if (x->time_ns != y->time_ns)
-		return x->time_ns < y->time_ns ? 1 : -1;
-	return x->vs.counters[SYSCALL_CALLS] < y->vs.counters[SYSCALL_CALLS] ? 1 :
-	       x->vs.counters[SYSCALL_CALLS] > y->vs.counters[SYSCALL_CALLS] ? -1 : 0;
-}
-
-static int collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
-			struct rows *r)
-{
-	struct family *f = families__lookup(st, FAM_SYSCALL);
-
-	memset(r, 0, sizeof(*r));
-	r->now = now;
-	r->o = o;
-	if (!f)
-		return 0;
-	family__for_each(f, add_row, r);
-	if (r->n)
-		qsort(r->v, r->n, sizeof(*r->v), by_time);
-	return (int)r->n;
+	row->key = row->vs.mean * (double)row->vs.count;
+	row->tie = (double)row->vs.counters[SYSCALL_CALLS];
+	return row->vs.counters[SYSCALL_CALLS] > 0;
 }
 
 static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_opts *o)
 {
-	struct rows r;
+	struct view_rows r;
 	size_t i;
 	char a[16], b[16], c[16], d[16], m[16], win[32];
 
-	if (!collect_rows(st, now, o, &r))
+	if (!view__collect(st, FAM_SYSCALL, now, o, keep_called, &r))
 		return 0;
 	/* kernel buckets: 6.25 %, so two significant digits; MAX is the bucket's bound */
 	fprintf(out, "SYSCALLS (top %u by time, %s; latency \u00b16%%, MAX an upper bound)\n",
@@ -74,7 +29,7 @@ static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_
 	fprintf(out, "%-16s %7s %-16s %10s %8s %8s %7s %7s %7s %7s  %s\n", "COMM", "PID", "SYSCALL",
 		"CALLS", "ERRORS", "TIME", "P50", "P95", "P99", "MAX", "ERRNO");
 	for (i = 0; i < r.n && i < o->top; i++) {
-		struct sc_row *row = &r.v[i];
+		struct view_row *row = &r.v[i];
 		char errs[160] = "";
 		struct view_errnos q = {
 			.pid = series__label(row->se, "pid"),
@@ -94,7 +49,7 @@ static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_
 		fprintf(out, "%-16.16s %7s %-16.16s %10lu %8lu %8s %7s %7s %7s %7s  %s\n",
 			comm ? comm : "?", q.pid, q.value,
 			(unsigned long)row->vs.counters[SYSCALL_CALLS], (unsigned long)row->vs.counters[SYSCALL_ERRORS],
-			row->vs.count ? view__dur_prec((uint64_t)row->time_ns, 2, a, sizeof(a)) : "-",
+			row->vs.count ? view__dur_prec((uint64_t)row->key, 2, a, sizeof(a)) : "-",
 			row->vs.count ? view__dur_prec(row->vs.p50, 2, b, sizeof(b)) : "-",
 			row->vs.count ? view__dur_prec(row->vs.p95, 2, c, sizeof(c)) : "-",
 			row->vs.count ? view__dur_prec(row->vs.p99, 2, d, sizeof(d)) : "-",
@@ -108,14 +63,14 @@ static int sc_text(FILE *out, struct store *st, uint64_t now, const struct view_
 static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)
 {
 	cJSON *arr = cJSON_AddArrayToObject(obj, "syscalls");
-	struct rows r;
+	struct view_rows r;
 	size_t i;
 
 	if (!arr)
 		return;
-	collect_rows(st, now, o, &r);
+	view__collect(st, FAM_SYSCALL, now, o, keep_called, &r);
 	for (i = 0; i < r.n; i++) {
-		struct sc_row *row = &r.v[i];
+		struct view_row *row = &r.v[i];
 		cJSON *e = cJSON_CreateObject(), *lat;
 		const struct label *l;
 		unsigned int n = series__labels(row->se, &l), k;
@@ -135,7 +90,7 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		if (row->vs.count) {
 			lat = cJSON_AddObjectToObject(e, "latency_ns");
 			cJSON_AddNumberToObject(lat, "count", (double)row->vs.count);
-			cJSON_AddNumberToObject(lat, "total", row->time_ns);
+			cJSON_AddNumberToObject(lat, "total", row->key);
 			cJSON_AddNumberToObject(lat, "p50", (double)row->vs.p50);
 			cJSON_AddNumberToObject(lat, "p90", (double)row->vs.p90);
 			cJSON_AddNumberToObject(lat, "p95", (double)row->vs.p95);

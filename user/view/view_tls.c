@@ -15,55 +15,10 @@
 #include "view/view.h"
 #include "core/store.h"
 
-struct hs_row {
-	struct series *se;
-	struct view_stats vs;
-};
-
-struct hs_rows {
-	struct hs_row *v;
-	size_t n, cap;
-	uint64_t now;
-	const struct view_opts *o;
-};
-
-static int add_row(struct series *se, void *arg)
+static int keep_handshaking(struct view_row *row)
 {
-	struct hs_rows *r = arg;
-	struct hs_row row = { .se = se };
-
-	if (view__stats(se, r->now, r->o, &row.vs) ||
-	    (!row.vs.counters[TLS_HS_HANDSHAKES] && !row.vs.counters[TLS_HS_FAILURES]))
-		return 0;
-	if (view__reserve(&r->v, &r->cap, r->n, sizeof(*r->v)))
-		return 0;	/* show what fits */
-	r->v[r->n++] = row;
-	return 0;
-}
-
-static int by_count(const void *a, const void *b)
-{
-	const struct hs_row *x = a, *y = b;
-	uint64_t cx = x->vs.counters[TLS_HS_HANDSHAKES] + x->vs.counters[TLS_HS_FAILURES];
-	uint64_t cy = y->vs.counters[TLS_HS_HANDSHAKES] + y->vs.counters[TLS_HS_FAILURES];
-
-	return cx < cy ? 1 : cx > cy ? -1 : 0;
-}
-
-static size_t collect_rows(struct store *st, uint64_t now, const struct view_opts *o,
-			   struct hs_rows *r)
-{
-	struct family *f = families__lookup(st, FAM_TLS_HANDSHAKE);
-
-	memset(r, 0, sizeof(*r));
-	r->now = now;
-	r->o = o;
-	if (!f)
-		return 0;
-	family__for_each(f, add_row, r);
-	if (r->n)
-		qsort(r->v, r->n, sizeof(*r->v), by_count);
-	return r->n;
+	row->key = (double)(row->vs.counters[TLS_HS_HANDSHAKES] + row->vs.counters[TLS_HS_FAILURES]);
+	return row->key > 0;
 }
 
 static const char *lab(const struct series *se, const char *k)
@@ -100,10 +55,10 @@ static int tls_text(FILE *out, struct store *st, uint64_t now, const struct view
 	unsigned int cols = o->cols ? o->cols : 160, svc = cols >= 120 ? 16 : 0;
 	unsigned int peer = cols >= 100 ? 22 : 0, side = 7, name;
 	char win[32], a[16], b[16], c[16];
-	struct hs_rows r;
+	struct view_rows r;
 	size_t i;
 
-	collect_rows(st, now, o, &r);
+	view__collect(st, FAM_TLS_HANDSHAKE, now, o, keep_handshaking, &r);
 	if (!r.n) {
 		free(r.v);
 		return 0;
@@ -152,13 +107,13 @@ static void tls_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 	struct family *sf = families__lookup(st, FAM_TLS_STATS);
 	cJSON *tls = cJSON_AddObjectToObject(obj, "tls"), *arr;
 	struct stat_acc a = { .now = now, .o = o };
-	struct hs_rows r;
+	struct view_rows r;
 	size_t i;
 
 	if (!tls)
 		return;
 	arr = cJSON_AddArrayToObject(tls, "handshakes");
-	collect_rows(st, now, o, &r);
+	view__collect(st, FAM_TLS_HANDSHAKE, now, o, keep_handshaking, &r);
 	for (i = 0; arr && i < r.n; i++) {
 		const struct view_stats *v = &r.v[i].vs;
 		cJSON *e = cJSON_CreateObject(), *lat;
