@@ -45,28 +45,6 @@ static void *bpf_ringbuf_reserve(void *ringbuf, __u64 size, __u64 flags);
 static void bpf_ringbuf_submit(void *data, __u64 flags);
 static __u64 bpf_ringbuf_query(void *ringbuf, __u64 flags);
 
-#define PROBE_STATS_MAP(n)						\
-	struct {							\
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);		\
-		__uint(max_entries, (n));				\
-		__type(key, __u32);					\
-		__type(value, __u64);					\
-	} stats SEC(".maps")
-
-static __always_inline void probe_stat_inc(void *map, __u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(map, &idx);
-
-	if (v)
-		*v += 1;
-}
-
-#define PROBE_RB_WAKE_BYTES	(64 * 1024)
-
-static __always_inline __u64 probe_rb_flags(void *rb)
-{
-	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= PROBE_RB_WAKE_BYTES ?
-	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
+#include "lib/stats.bpf.h"
 
 #endif
