@@ -4,6 +4,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import time
 
@@ -91,3 +92,37 @@ def probe_factory():
 
 def run(args, timeout=60, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port} after {timeout}s")
+
+
+def resp(*args):
+    """A Redis command in RESP (bytes arguments)."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def read_reply(f):
+    """One RESP reply line from a socket file, a bulk string's body consumed."""
+    line = f.readline()
+    if line[:1] == b"$" and int(line[1:]) >= 0:
+        f.read(int(line[1:]) + 2)
+    return line

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PROBE, ROOT, run, summary
+from conftest import PROBE, ROOT, run, summary, free_port
 
 APP = os.path.join(ROOT, "tests", "fixtures", "alert_app.py")
 AM = shutil.which("prometheus-alertmanager")
@@ -27,10 +27,6 @@ OTHER_RULES = ["route_errors", "db_connect_failures", "query_slow", "memory_leak
                "syscall_errors", "probe_event_loss"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url, timeout=5):

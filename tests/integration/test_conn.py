@@ -19,15 +19,9 @@ import time
 
 import pytest
 
-from conftest import PROBE, fixture, run, summary
+from conftest import PROBE, fixture, run, summary, free_port, wait_port
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_config(tmp_path, ports=None):
@@ -122,15 +116,6 @@ def pg_bin(name):
     return found[-1]
 
 
-def wait_port(port, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listening on {port} after {timeout}s")
 
 
 @pytest.fixture(scope="module")

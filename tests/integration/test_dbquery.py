@@ -6,12 +6,11 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import PROBE, run
-from test_conn import Lines, Redis, free_port, pg_bin, postgres, wait_port  # noqa: F401
+from conftest import PROBE, free_port, read_reply, resp, run, wait_port
+from test_conn import Lines, Redis, pg_bin, postgres  # noqa: F401
 
 
 def write_config(tmp_path, ports=None):
@@ -150,18 +149,8 @@ def test_redis_benchmark_counts(probe_factory, tmp_path, redis):
     assert rows["SET"]["hits"] == rows["SET"]["misses"] == 0
 
 
-def resp(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
-def read_reply(f):
-    line = f.readline()
-    if line[:1] == b"$" and int(line[1:]) >= 0:
-        f.read(int(line[1:]) + 2)
-    return line
 
 
 def test_redis_hit_ratio_exact(probe_factory, tmp_path, redis):

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -18,11 +17,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import pytest
-
-from conftest import ROOT, fixture, run
-from test_conn import Redis, wait_port
-from test_http import FIXSRC, PY, client, free_port, go, nginx, procs, wait_ready  # noqa: F401
+from conftest import ROOT, fixture, free_port, run, wait_port
+from test_conn import Redis
+from test_http import FIXSRC, PY, client, go, nginx, procs, wait_ready  # noqa: F401
 
 RULES = os.path.join(ROOT, "deploy", "prometheus", "probe-runbook.rules.yml")
 
@@ -119,11 +116,6 @@ def wait_for(cond, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def resp(*args):
-    out = f"*{len(args)}\r\n"
-    for a in args:
-        out += f"${len(a)}\r\n{a}\r\n"
-    return out.encode()
 
 
 REDIS_CLIENT = r"""

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import PROBE, ROOT, fixture, run, summary
+from conftest import PROBE, ROOT, fixture, run, summary, free_port
 
 PY = "/usr/bin/python3"
 FIXSRC = os.path.join(ROOT, "tests", "fixtures")
@@ -134,10 +134,6 @@ def read_log(path):
     return rows
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

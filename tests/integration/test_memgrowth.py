@@ -9,14 +9,12 @@ leak must be flagged well within 60 s of the probe's start."""
 import json
 import os
 import select
-import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import PROBE, fixture, run, summary
+from conftest import PROBE, fixture, run, summary, free_port
 
 HORIZON_S = 20
 CONFIG = {"signals": {"memgrowth": {
@@ -288,10 +286,6 @@ def test_exit_and_pid_reuse_host_wide(probe_factory, fixtures, config):
     assert new is not None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 PY_ALLOC = r"""

@@ -28,6 +28,7 @@ _spec = importlib.util.spec_from_file_location(
 itc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(itc)
 PROBE, fixture, summary = itc.PROBE, itc.fixture, itc.summary
+free_port, wait_port, resp, read_reply = itc.free_port, itc.wait_port, itc.resp, itc.read_reply
 PY = "/usr/bin/python3"
 
 # Under TCG the verifier alone takes tens of seconds per program set.
@@ -42,39 +43,6 @@ LEAK_DEADLINE_S = 120      # flagged within this long of the leak's start
 
 # Each signal and what a kernel without it must say instead of "live".
 SIGNALS = ("proc", "syscalls", "http", "conn", "memgrowth", "alloc")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"nothing listens on {port} after {timeout}s")
-
-
-def resp(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
-
-
-def read_reply(f):
-    line = f.readline()
-    if line[:1] == b"$" and int(line[1:]) >= 0:
-        f.read(int(line[1:]) + 2)
-    return line
 
 
 def kernel():
@@ -160,7 +128,7 @@ class Scenario:
         rdir = tempfile.mkdtemp(prefix="redis-", dir=self.tmp)
         self.start(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", rdir])
-        wait_port(self.redis_port)
+        wait_port(self.redis_port, timeout=60)   # slow under emulation
 
         probe = itc.Probe("--json", "-c", self.cfg, timeout=READY_TIMEOUT_S)
         try:
