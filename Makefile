@@ -169,10 +169,10 @@ bench: $(BENCH_BINS)
 
 # Fuzzers (libFuzzer with ASan and UBSan): the socket capture's shared
 # handler and parsers compiled for the host through tests/fuzz/shim/, one
-# binary per protocol (classify: all of them behind classification), and
-# route normalization. scripts/fuzz.sh runs them.
+# binary per protocol (classify: all of them behind classification), route
+# normalization, and DNS answers. scripts/fuzz.sh runs them.
 FUZZ_SOCK   := http pgsql redis mysql classify
-FUZZ_BINS   := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_SOCK) route)
+FUZZ_BINS   := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_SOCK) route dns)
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer $(WARN) -Wno-unused-function -Wno-unused-parameter -std=gnu11 \
 	-D_GNU_SOURCE -Itests/fuzz/shim -Ibpf -Iinclude -Iuser -MMD -MP
@@ -183,6 +183,11 @@ FUZZ_PROTO_mysql    := PROBE_PROTO_MYSQL
 FUZZ_PROTO_classify := PROBE_PROTO_UNKNOWN
 
 $(OUT)/fuzz/fuzz_route: tests/fuzz/fuzz_route.c user/core/route.c
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^
+
+$(OUT)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c user/proc/dns_msg.c user/proc/peer_names.c
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^

@@ -40,15 +40,18 @@
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include "lib/common.bpf.h"
+#include "probe/dns.h"
 #include "sockets/handler.bpf.h"
 
 #define AF_INET		2
 #define AF_INET6	10
 #define SOCK_STREAM	1
+#define SOCK_DGRAM	2
 #define S_IFMT		00170000
 #define S_IFSOCK	0140000
 #define MSG_PEEK	2
 #define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
 
 /* struct sock -> the (tgid, fd) key it is followed under, for its close. */
 struct {
@@ -58,7 +61,10 @@ struct {
 	__type(value, __u64);
 } socks SEC(".maps");
 
-/* fd -> socket -> sock, from the current task's files table. */
+/*
+ * fd -> socket -> sock, from the current task's files table: 0 for a TCP
+ * socket, 1 for a UDP socket connected to port 53 (dns.h), -1 otherwise.
+ */
 static __always_inline int sock_resolve(int fd, struct probe_conn *c)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -66,8 +72,9 @@ static __always_inline int sock_resolve(int fd, struct probe_conn *c)
 	struct fdtable *fdt;
 	struct socket *sock;
 	struct sock *sk;
-	__u16 family;
+	__u16 family, proto;
 	umode_t mode;
+	short type;
 
 	if (fd < 0)
 		return -1;
@@ -81,10 +88,15 @@ static __always_inline int sock_resolve(int fd, struct probe_conn *c)
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return -1;
 	sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+	if (!sock)
 		return -1;
+	type = BPF_CORE_READ(sock, type);
 	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sk)
+		return -1;
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if (!(type == SOCK_STREAM && proto == IPPROTO_TCP) &&
+	    !(type == SOCK_DGRAM && proto == IPPROTO_UDP))
 		return -1;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	c->family = family;
@@ -102,6 +114,8 @@ static __always_inline int sock_resolve(int fd, struct probe_conn *c)
 	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	c->sk = (__u64)sk;
 	c->flags |= PROBE_CONN_F_SOCKET;
+	if (type == SOCK_DGRAM)
+		return c->rport == PROBE_DNS_PORT ? 1 : -1;
 	return 0;
 }
 
@@ -112,12 +126,13 @@ static __always_inline int sock_resolve(int fd, struct probe_conn *c)
 __noinline int conn_new(__u64 key, int fd)
 {
 	struct probe_conn n = {};
+	int r = sock_resolve(fd, &n);
 
-	n.proto = sock_resolve(fd, &n) ? PROBE_PROTO_NONE : PROBE_PROTO_UNKNOWN;
+	n.proto = r == 0 ? PROBE_PROTO_UNKNOWN : r == 1 ? PROBE_PROTO_DNS : PROBE_PROTO_NONE;
 	/* -EEXIST from a racing thread is fine: the lookup finds its entry */
 	if (!bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST)) {
 		probe_stat_inc(&stats, PROBE_SOCK_STAT_FD_NEW);
-		if (n.sk)
+		if (n.sk && r == 0)
 			bpf_map_update_elem(&socks, &n.sk, &key, BPF_ANY);
 	}
 	return 0;
@@ -144,6 +159,8 @@ static __always_inline void conn_forget(__u64 key)
 
 /* TLS plaintext from libssl uprobes, into the same handler */
 #include "sockets/tls.bpf.h"
+/* DNS answers: names for the addresses processes then connect to */
+#include "sockets/dns.bpf.h"
 
 /* The first iovec of an array in user memory. */
 static __always_inline int first_iov(const struct iovec *uiov, const void **base, __u64 *len)
@@ -234,6 +251,8 @@ int sock_read(struct trace_event_raw_sys_exit *ctx)
 	io.ulen = len > (__u64)ret ? (__u64)ret : len;
 	io.total = (__u64)ret;
 	io.in = 1;
+	if (c && c->proto == PROBE_PROTO_DNS)
+		return dns_read(&io, c->sk);
 	return sock_handle(&io, h, c);
 fault:
 	probe_stat_inc(&stats, PROBE_SOCK_STAT_READ_FAULT);
@@ -263,6 +282,8 @@ int sock_write(struct trace_event_raw_sys_enter *ctx)
 		c = conn_get(io.key, io.fd);
 		if (!c || c->proto == PROBE_PROTO_NONE)
 			return tls_syscall(c, io.fd);
+		if (c->proto == PROBE_PROTO_DNS)
+			return 0;	/* a query: only answers are read */
 	}
 	hook = bpf_get_attach_cookie(ctx);
 	switch (hook) {

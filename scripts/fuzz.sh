@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fuzz the socket capture's parsers and route normalization (libFuzzer with
+# Fuzz the socket capture's parsers, route normalization and the DNS answer parser (libFuzzer with
 # ASan and UBSan; targets in tests/fuzz/, built by `make fuzz`).
 #
 #   scripts/fuzz.sh                 20,000 runs per target (what test.sh runs)
@@ -9,7 +9,7 @@
 # Seeds come from tests/fuzz/seeds.py (the exchanges the integration tests
 # drive); what a run finds new goes to build/fuzz/corpus/<target>, crashes
 # to build/fuzz/crash-<target>-*. A crash found becomes a unit test in
-# tests/unit/test_sockets.c or test_route.c. Prints "fuzz: N passed, N failed".
+# tests/unit/test_sockets.c, test_route.c or test_dns.c. Prints "fuzz: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ for a in "$@"; do
 	esac
 done
 [ ${#opts[@]} -eq 0 ] && opts=(-runs=20000)
-[ ${#targets[@]} -eq 0 ] && targets=(http pgsql redis mysql classify route)
+[ ${#targets[@]} -eq 0 ] && targets=(http pgsql redis mysql classify route dns)
 
 make -j"$(nproc)" fuzz >/dev/null || { echo "fuzz: build failed"; exit 1; }
 /usr/bin/python3 tests/fuzz/seeds.py build/fuzz/seeds || exit 1
@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do
 	else
 		fail=$((fail + 1))
 		echo "fuzz $t: FAILED (see $log)"
-		grep -m5 -E 'ERROR|runtime error|shim:|route:' "$log"
+		grep -m5 -E 'ERROR|runtime error|shim:|route:|dns:' "$log"
 	fi
 done
 echo "fuzz: $pass passed, $fail failed"

@@ -28,6 +28,7 @@
 #include "view/view.h"
 #include "alert/alerting.h"
 #include "proc/names.h"
+#include "proc/peer_names.h"
 #include "proc/attrib.h"
 
 #define TICK_NS		100000000ULL	/* ring-buffer drain */
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
 	so.nslots = cfg.store.slots;
 	r.store = store__new(&so);
 	ctx.names = names__new(4096);
+	ctx.peers = peer_names__new(PEER_NAMES_CAP);
 	if (!cli.check) {
 		struct attrib_opts ao = { cfg.attribution.k8s, cfg.attribution.k8s_refresh_s,
 					  cfg.attribution.k8s_timeout_ms };
@@ -330,6 +332,7 @@ cleanup:
 	signals__stop(r.sigs);
 	loop__free(ctx.loop);
 	names__free(ctx.names);
+	peer_names__free(ctx.peers);
 	attrib__free(ctx.attrib);
 	store__free(r.store);
 	return ret;

@@ -30,6 +30,7 @@ enum probe_rec_type {
 	PROBE_REC_DB_BASE = 48,		/* db.h: database queries */
 	PROBE_REC_MEM_BASE = 64,	/* mem.h: memory growth and allocations */
 	PROBE_REC_TLS_BASE = 80,	/* tls.h: TLS handshakes */
+	PROBE_REC_DNS_BASE = 96,	/* dns.h: DNS answers */
 };
 
 struct probe_rec_hdr {

@@ -39,6 +39,7 @@ enum probe_proto {
 	PROBE_PROTO_PGSQL,	/* client side of PostgreSQL (db.h) */
 	PROBE_PROTO_REDIS,	/* client side of Redis RESP (db.h) */
 	PROBE_PROTO_MYSQL,	/* client side of MySQL / MariaDB (db.h) */
+	PROBE_PROTO_DNS,	/* a UDP socket connected to port 53: answers read (dns.h) */
 };
 
 /*
@@ -110,6 +111,8 @@ enum probe_sock_stat {
 	PROBE_SOCK_STAT_DB_FIFO_FULL,	/* lost: more queries in flight than PROBE_DB_FIFO */
 	PROBE_SOCK_STAT_DB_UNPARSED,	/* not the protocol of a database port, or bad framing */
 	PROBE_SOCK_STAT_DB_STATE_DROP,	/* lost: no room for a connection's state */
+	PROBE_SOCK_STAT_DNS_RECORDS,	/* DNS answers sent to userspace */
+	PROBE_SOCK_STAT_DNS_RB_DROP,	/* lost: ring buffer full */
 	PROBE_SOCK_STAT_MAX,
 };
 

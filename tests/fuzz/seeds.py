@@ -104,9 +104,31 @@ ROUTE = {
 }
 
 
+def dns_name(name):
+    return b"".join(bytes([len(l)]) + l for l in name.split(b".")) + b"\0"
+
+
+def dns_rr(rtype, rdata):
+    return b"\xc0\x0c" + struct.pack(">HHIH", rtype, 1, 300, len(rdata)) + rdata
+
+
+def dns(flags, question, *answers, qtype=1):
+    return (struct.pack(">HHHHHH", 0x1234, flags, 1, len(answers), 0, 0) + dns_name(question)
+            + struct.pack(">HH", qtype, 1) + b"".join(answers))
+
+
+DNS = {
+    "a": dns(0x8180, b"api.openai.com", dns_rr(1, bytes([104, 18, 7, 192]))),
+    "cname": dns(0x8180, b"api.anthropic.com", dns_rr(5, dns_name(b"cdn.example.net")),
+                 dns_rr(1, bytes([160, 79, 104, 10])), dns_rr(28, bytes(15) + b"\1"), qtype=28),
+    "nxdomain": dns(0x8183, b"nothing.example"),
+    "query": dns(0x0100, b"example.com"),
+}
+
+
 def main():
     out = sys.argv[1]
-    sets = {"http": HTTP, "pgsql": PG, "redis": REDIS, "mysql": MYSQL, "route": ROUTE,
+    sets = {"http": HTTP, "pgsql": PG, "redis": REDIS, "mysql": MYSQL, "route": ROUTE, "dns": DNS,
             "classify": {**{"http_" + k: v for k, v in HTTP.items()},
                          **{"pg_" + k: v for k, v in PG.items()},
                          **{"redis_" + k: v for k, v in REDIS.items()},

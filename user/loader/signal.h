@@ -25,6 +25,7 @@ struct features;
 struct store;
 struct loop;
 struct names;
+struct peer_names;
 struct attrib;
 
 struct probe_ctx {
@@ -33,6 +34,7 @@ struct probe_ctx {
 	struct store *store;
 	struct loop *loop;
 	struct names *names;
+	struct peer_names *peers;	/* names from DNS answers (proc/peer_names.h); NULL: none */
 	struct attrib *attrib;	/* container and pod labels (proc/attrib.h); NULL: none */
 	int filter;		/* --pid mode: only followed processes */
 	int tracked_fd;		/* the shared tracked_pids map (proc signal's), or -1 */

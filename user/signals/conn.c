@@ -44,6 +44,7 @@
 #include "loader/tracefs.h"
 #include "proc/attrib.h"
 #include "proc/names.h"
+#include "proc/peer_names.h"
 #include "signals/conn_seed.h"
 
 /* One (process, destination) pair: its labels and its gauges. */
@@ -54,7 +55,7 @@ struct dest {
 	uint8_t daddr[16];
 	char pidstr[12];
 	char comm[PROBE_COMM_LEN];
-	char addr[64];			/* "10.0.0.5:5432", "[::1]:6379" */
+	char addr[PEER_NAMES_TEXT_MAX];	/* "10.0.0.5:5432", "[::1]:6379", "db.example:5432" */
 	const char *kind;
 	/* attribution labels (proc/attrib.h), as of pod-name generation gen */
 	char attr_val[ATTRIB_NLABELS][K8S_NAME_LEN];
@@ -118,23 +119,6 @@ static void conn_plan(const struct probe_ctx *ctx, struct signal_status *st)
 }
 
 /* ---- destinations ---- */
-
-static void format_addr(char *buf, size_t len, uint16_t family, const uint8_t *a, uint16_t port)
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	char ip[INET6_ADDRSTRLEN];
-
-	if (family == AF_INET6 && !memcmp(a, mapped, sizeof(mapped))) {
-		family = AF_INET;	/* the same IPv4 peer, reached from an IPv6 socket */
-		a += 12;
-	}
-	if (family == AF_INET && inet_ntop(AF_INET, a, ip, sizeof(ip)))
-		snprintf(buf, len, "%s:%u", ip, port);
-	else if (family == AF_INET6 && inet_ntop(AF_INET6, a, ip, sizeof(ip)))
-		snprintf(buf, len, "[%s]:%u", ip, port);
-	else
-		snprintf(buf, len, "?:%u", port);
-}
 
 static uint64_t dest_hash(uint32_t pid, uint16_t family, const uint8_t *a, uint16_t port)
 {
@@ -216,7 +200,7 @@ static struct dest *dest_get(struct conn_state *s, const struct probe_conn_rec *
 	if (!strcmp(name, "?"))
 		name = r->hdr.comm;
 	snprintf(d->comm, sizeof(d->comm), "%.*s", PROBE_COMM_LEN - 1, name);
-	format_addr(d->addr, sizeof(d->addr), r->family, r->daddr, r->dport);
+	peer_names__format(s->ctx->peers, d->addr, sizeof(d->addr), r->family, r->daddr, r->dport);
 	d->kind = dbports__kind(ports, r->dport);
 	if (!d->kind)
 		d->kind = "other";

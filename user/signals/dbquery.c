@@ -23,6 +23,7 @@
 #include "loader/signal.h"
 #include "proc/attrib.h"
 #include "proc/names.h"
+#include "proc/peer_names.h"
 #include "signals/dbquery.h"
 
 #define DQ_SLOTS	1024
@@ -147,27 +148,10 @@ int dbquery__seed_ports(const struct dbports *ports, int map_fd)
 	return 0;
 }
 
-static void format_addr(char *buf, size_t len, uint16_t family, const uint8_t *a, uint16_t port)
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	char ip[INET6_ADDRSTRLEN];
-
-	if (family == AF_INET6 && !memcmp(a, mapped, sizeof(mapped))) {
-		family = AF_INET;	/* as the conn signal spells it */
-		a += 12;
-	}
-	if (family == AF_INET && inet_ntop(AF_INET, a, ip, sizeof(ip)))
-		snprintf(buf, len, "%s:%u", ip, port);
-	else if (family == AF_INET6 && inet_ntop(AF_INET6, a, ip, sizeof(ip)))
-		snprintf(buf, len, "[%s]:%u", ip, port);
-	else
-		snprintf(buf, len, "?:%u", port);
-}
-
 static struct series *series_for(struct dbquery *q, const struct probe_db_query *r,
 				 const struct dq_key *k)
 {
-	char pid[12], comm[PROBE_COMM_LEN], dest[64], op[PROBE_DB_OP_LEN];
+	char pid[12], comm[PROBE_COMM_LEN], dest[PEER_NAMES_TEXT_MAX], op[PROBE_DB_OP_LEN];
 	const char *name;
 	struct label l[5 + ATTRIB_NLABELS];
 
@@ -177,7 +161,7 @@ static struct series *series_for(struct dbquery *q, const struct probe_db_query 
 	if (!strcmp(name, "?"))
 		name = r->hdr.comm;
 	snprintf(comm, sizeof(comm), "%.*s", PROBE_COMM_LEN - 1, name);
-	format_addr(dest, sizeof(dest), r->family, r->raddr, r->rport);
+	peer_names__format(q->ctx->peers, dest, sizeof(dest), r->family, r->raddr, r->rport);
 	l[0] = (struct label){ "pid", pid };
 	l[1] = (struct label){ "comm", comm };
 	l[2] = (struct label){ "dest", dest };

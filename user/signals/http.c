@@ -41,6 +41,7 @@
 #include <bpf/libbpf.h>
 
 #include "sockets.skel.h"
+#include "probe/dns.h"
 #include "probe/http.h"
 #include "probe/sockets.h"
 #include "config.h"
@@ -54,7 +55,9 @@
 #include "loader/signals.h"
 #include "proc/attrib.h"
 #include "proc/names.h"
+#include "proc/peer_names.h"
 #include "signals/dbquery.h"
+#include "signals/dns.h"
 #include "signals/tls.h"
 
 #define FAST_SLOTS	4096
@@ -63,7 +66,9 @@
 #define SERVICE_SLOTS	1024
 #define SWEEP_ROUNDS	30	/* collects between sweeps of dead processes' fds */
 #define BATCH		1024
-#define STAGE_REC	sizeof(struct probe_http_req)	/* the largest record */
+/* the largest record */
+#define STAGE_REC	(sizeof(struct probe_http_req) > sizeof(struct probe_dns_answer) ? \
+		 sizeof(struct probe_http_req) : sizeof(struct probe_dns_answer))
 #define STAGE_MAX	(1U << 17)	/* records held back per drain: more than 8 MiB of rings holds */
 
 /* Kernel counters shown in http_stats, by the name the view prints. */
@@ -78,6 +83,8 @@ static const struct {
 	{ PROBE_SOCK_STAT_HTTP_RB_DROP, "ringbuf_drops" },
 	{ PROBE_SOCK_STAT_READ_FAULT, "read_faults" },
 	{ PROBE_SOCK_STAT_NOT_PARSED, "other_protocol_sockets" },
+	{ PROBE_SOCK_STAT_DNS_RECORDS, "dns_answers" },
+	{ PROBE_SOCK_STAT_DNS_RB_DROP, "dns_ringbuf_drops" },
 };
 #define NKSTATS (sizeof(kstats) / sizeof(kstats[0]))
 
@@ -126,6 +133,7 @@ struct http_state {
 	unsigned int nservices;
 	uint64_t kprev[PROBE_SOCK_STAT_MAX];	/* kernel counters at the last collect */
 	uint64_t records, bad_records;
+	uint64_t dns_unparsed, dns_unparsed_shown;
 	struct dbquery *db;		/* database records from the same rings */
 	struct tls *tls;		/* libssl uprobes: TLS handshakes, plaintext into the rings */
 	uint64_t route_overflow, route_overflow_shown;
@@ -192,18 +200,6 @@ static void sanitize(char *dst, size_t dlen, const char *src, size_t n)
 	dst[i] = 0;
 }
 
-static void fmt_peer(char *buf, size_t len, const struct probe_http_req *r)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (r->family == AF_INET && inet_ntop(AF_INET, r->raddr, ip, sizeof(ip)))
-		snprintf(buf, len, "%s:%u", ip, r->rport);
-	else if (r->family == AF_INET6 && inet_ntop(AF_INET6, r->raddr, ip, sizeof(ip)))
-		snprintf(buf, len, "[%s]:%u", ip, r->rport);
-	else
-		snprintf(buf, len, "?");
-}
-
 static const char *status_class(unsigned int status)
 {
 	static const char *const names[] = { "?", "1xx", "2xx", "3xx", "4xx", "5xx" };
@@ -219,7 +215,7 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 				 uint8_t *overflow)
 {
 	char comm[PROBE_COMM_LEN + 1], exe[PROBE_COMM_LEN + 1], route[ROUTE_MAX];
-	char peer[INET6_ADDRSTRLEN + 16], host[PROBE_HTTP_HOST_LEN + 1];
+	char peer[INET6_ADDRSTRLEN + 16], host[PEER_NAMES_TEXT_MAX];
 	const char *rt;
 	struct route_set *set;
 	struct label l[7 + ATTRIB_NLABELS];
@@ -243,16 +239,20 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 		attrib__labels(s->ctx->attrib, r->hdr.cgroup_id, (int)r->hdr.pid, l + 5);
 		return family__series(s->server, l, 5 + ATTRIB_NLABELS);
 	}
-	fmt_peer(peer, sizeof(peer), r);
+	peer_names__addr(peer, sizeof(peer), r->family, r->raddr, r->rport);
+	/* the Host header, else the name the process resolved the address from */
 	if (r->host_len)
 		sanitize(host, sizeof(host), r->host, r->host_len);
+	else
+		peer_names__format(s->ctx->peers, host, sizeof(host), r->family, r->raddr,
+				   r->rport);
 	/* per provider and route: the client's calls are normalized as a server's routes */
 	route__normalize(s->tmpl, r->path, r->path_len < PROBE_HTTP_PATH_LEN ?
 			 r->path_len : PROBE_HTTP_PATH_LEN,
 			 !!(r->flags & PROBE_HTTP_F_PATH_TRUNC), route, sizeof(route));
 	set = service_routes(s, comm, exe);
 	rt = set ? route__set_admit(set, route) : ROUTE_OVERFLOW;
-	l[2] = (struct label){ "host", r->host_len ? host : peer };
+	l[2] = (struct label){ "host", host };
 	l[3] = (struct label){ "peer", peer };
 	l[4] = (struct label){ "method", method_names[r->method] };
 	l[5] = (struct label){ "status_class", status_class(r->status) };
@@ -313,6 +313,11 @@ static int http_record(struct http_state *s, const void *data, size_t len)
 		return dbquery__record(s->db, data, len);
 	if (tls__is_record(data, len))
 		return tls__record(s->tls, data, len);
+	if (dns__is_record(data, len)) {
+		if (dns__record(s->ctx->peers, data, len) == -EINVAL)
+			s->dns_unparsed++;
+		return 0;
+	}
 	if (len < sizeof(*r) || r->hdr.type != PROBE_REC_HTTP_REQ ||
 	    r->hdr.version != PROBE_HTTP_VERSION || r->hdr.size != sizeof(*r) ||
 	    r->method >= PROBE_HTTP_M_MAX || !r->method ||
@@ -786,6 +791,8 @@ static void http_collect(void *state, uint64_t now)
 		add_stat(s, now, kstats[i].what, v[kstats[i].idx] - s->kprev[kstats[i].idx]);
 	add_stat(s, now, "unanswered", s->swept_unanswered - s->swept_unanswered_shown);
 	add_stat(s, now, "route_overflow", s->route_overflow - s->route_overflow_shown);
+	add_stat(s, now, "dns_unparsed", s->dns_unparsed - s->dns_unparsed_shown);
+	s->dns_unparsed_shown = s->dns_unparsed;
 	if (s->evicted > s->evicted_shown)
 		add_stat(s, now, "state_evictions", s->evicted - s->evicted_shown);
 	s->swept_unanswered_shown = s->swept_unanswered;
@@ -803,7 +810,7 @@ static void http_counts(void *state, struct signal_counts *c)
 		PROBE_SOCK_STAT_HTTP_RB_DROP, PROBE_SOCK_STAT_HTTP_FIFO_FULL,
 		PROBE_SOCK_STAT_HTTP_ORPHAN, PROBE_SOCK_STAT_READ_FAULT,
 		PROBE_SOCK_STAT_DB_RB_DROP, PROBE_SOCK_STAT_DB_FIFO_FULL,
-		PROBE_SOCK_STAT_DB_STATE_DROP,
+		PROBE_SOCK_STAT_DB_STATE_DROP, PROBE_SOCK_STAT_DNS_RB_DROP,
 	};
 	struct http_state *s = state;
 	int fd = bpf_map__fd(s->skel->maps.stats);
