@@ -268,7 +268,7 @@ static int att_callee(struct tls *t, struct tls_att *a, const char *path, unsign
  */
 static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 {
-	char why[200] = "", where[200], site[2][UPROBE_SITE_WHY_LEN + 128];
+	char why[200] = "", where[200], site[2][512];
 	struct uprobe_callee callee[2];
 	int have[2] = { 0, 0 }, done[2] = { 0, 0 };
 	unsigned int i, p;
