@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * uprobe_site: a small x86-64 decoder for the few instruction forms found
- * at allocator entries, the probe-site choice on top of it, and finding
- * the C library and its functions through /proc/PID/maps and libelf.
+ * at allocator entries and in thin exported wrappers (a stack frame, the
+ * stack protector's canary, argument moves, a call), the probe-site choice
+ * on top of it, the common callee of two wrappers, and finding the C
+ * library and its functions through /proc/PID/maps and libelf.
  *
  * Which instructions the kernel emulates was measured on this kernel with
  * one function per first instruction (scripts/bench-alloc.sh prints the
