@@ -472,8 +472,8 @@ static void update_note(struct tls *t)
 	for (i = 0; i < TLS_MAX_ATT; i++)
 		fast += t->att[i].used && t->att[i].callees == 2;
 	if (n)
-		snprintf(t->note, sizeof(t->note), "TLS: libssl uprobes on %u %s%s, %u with reads "
-			 "and writes at their common callees (one trap a call)", n,
+		/* the signal's line is long already: -v and --check detail the sites */
+		snprintf(t->note, sizeof(t->note), "TLS: libssl uprobes on %u %s%s, %u via callees", n,
 			 t->ctx->filter ? "(process, library) pair" : "library file",
 			 n == 1 ? "" : "s", fast);
 	else
