@@ -6,12 +6,17 @@
 # certificate, a 612-byte static file) and wrk over TLS (CPU 1, 32
 # keep-alive connections) on loopback, SECONDS (10) per run, ROUNDS (5)
 # rounds; each round runs, in rotating order: no probe, the probe
-# host-wide with only the http signal (its libssl uprobes included), and
-# bpftrace with a uprobe on SSL_write and a uprobe + uretprobe on SSL_read
-# that only count (the least an sslsniff-style tool does; it copies no
-# payload). Prints every run, then medians with min-max, req/s and p99
-# ratios against no probe, and CPU per request. The machine may be shared:
-# read the spread before the medians.
+# host-wide with only the http signal (its libssl uprobes included) at its
+# default sites (the common callee of SSL_read/SSL_read_ex and of
+# SSL_write/SSL_write_ex when found) and at the exported wrappers'
+# entries, bpftrace with a uprobe on SSL_write and a uprobe + uretprobe on
+# SSL_read that only count (the least an sslsniff-style tool does; it
+# copies no payload), the same script at the probe's callee sites, and the
+# floor: empty programs at those sites. Prints every run, then one run
+# each of the probe and the floor with bpf_stats (ns per program and per
+# request), then medians with min-max, req/s and p99 ratios against no
+# probe, and CPU per request. The machine may be shared: read the spread
+# before the medians.
 #
 # PROBE_BUILD picks the build directory (default: build). Needs root,
 # nginx, wrk, openssl, bpftrace and taskset.

@@ -7,9 +7,21 @@ Configurations, each run once per round (the order rotates every round):
   none      nothing attached
   probe     the probe host-wide with every signal off but http (and proc):
             syscall hooks plus the libssl uprobes, plaintext parsed and
-            one record per request
+            one record per request; reads and writes probed at the common
+            callee of SSL_read/SSL_read_ex and SSL_write/SSL_write_ex when
+            the library has one (the default, signals.http.tls_sites)
+  probe-exp the same with signals.http.tls_sites "exported": the probes on
+            the exported wrappers' entries (single-stepped in OpenSSL 3.0)
   bpftrace  uprobe SSL_write, uprobe + uretprobe SSL_read, counting per
-            process (no payload copy): the floor of any uprobe-based peer
+            process (no payload copy): what an sslsniff-style peer pays
+  bt-callee the same counting script at the probe's callee sites (the
+            addresses its --check names): the peer on equal footing
+  floor     empty bpftrace programs at the callee sites (uprobe on the
+            write callee, uprobe + uretprobe on the read callee): the
+            traps alone, what any tool at these sites pays at least
+The callee configurations are left out when the probe found no callee.
+After the rounds, one run each of probe and floor with the kernel's
+bpf_stats on prints every BPF program's calls and ns per request.
 
 Both nginx's worker and wrk (also linked against libssl) are traced in the
 probe and bpftrace runs. The measuring and the table come from
@@ -96,12 +108,39 @@ def libssl_of(pid):
     sys.exit(f"bench: pid {pid} maps no libssl")
 
 
-def start_bpftrace(lib, log):
-    script = (f"uprobe:{lib}:SSL_write {{ @w[pid] = count(); }}\n"
-              f"uprobe:{lib}:SSL_read {{ @rb[tid] = arg1; }}\n"
-              f"uretprobe:{lib}:SSL_read /@rb[tid]/ {{ @r[pid] = count(); delete(@rb[tid]); }}\n")
+def callee_sites(probe, cfg):
+    """(read site, write site) the probe chose in nginx's libssl, as
+    addresses in the file, from its --check lines; None without callees."""
+    r = subprocess.run([probe, "--check", "--config", cfg], capture_output=True, text=True)
+    got = []
+    for what in ("read", "write"):
+        m = re.search(rf"SSL_{what}/SSL_{what}_ex via their common callee (0x[0-9a-f]+) "
+                      r"(?:entry )?\+(\d+):", r.stderr)
+        if not m:
+            return None
+        got.append(int(m.group(1), 16) + int(m.group(2)))
+    return tuple(got)
+
+
+def bt_script(lib, kind, sites):
+    if kind == "bpftrace":
+        w, r = f"{lib}:SSL_write", f"{lib}:SSL_read"
+    else:
+        w, r = f"{lib}:{sites[1]:#x}", f"{lib}:{sites[0]:#x}"
+    if kind == "floor":
+        return f"uprobe:{w} {{ }}\nuprobe:{r} {{ }}\nuretprobe:{r} {{ }}\n"
+    return (f"uprobe:{w} {{ @w[pid] = count(); }}\n"
+            f"uprobe:{r} {{ @rb[tid] = arg1; }}\n"
+            f"uretprobe:{r} /@rb[tid]/ {{ @r[pid] = count(); delete(@rb[tid]); }}\n")
+
+
+def start_bpftrace(lib, log, kind="bpftrace", sites=None):
+    script = bt_script(lib, kind, sites)
     out = open(log, "w")
-    p = subprocess.Popen(["bpftrace", "-e", script], stdout=out, stderr=subprocess.STDOUT)
+    # --unsafe: the callee sites are addresses no symbol names (stripped
+    # library); the probe's decoder put them on instruction boundaries
+    p = subprocess.Popen(["bpftrace", "--unsafe", "-e", script], stdout=out,
+                         stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while "Attaching" not in open(log).read():
         if p.poll() is not None or time.time() > deadline:
@@ -124,6 +163,37 @@ def stop_bpftrace(p, log):
     return writes
 
 
+def stats_run(name, start, stop, url, port, secs, log):
+    """One run with bpf_stats on: each new BPF program's calls and ns per request."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    old = open(path).read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    try:
+        old_ids = {x["id"] for x in bh.progs()}
+        p = start(log)
+        ids = {x["id"] for x in bh.progs()} - old_ids
+        before = bh.prog_stats(ids)
+        w = bh.wrk(port, secs, url=url)
+        after = bh.prog_stats(ids)
+        stop(p, log)
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
+    print(f"\n== bpf_stats, {name}, one {secs} s run ({w['n']} requests, {w['rps']:.0f} req/s;"
+          f" bpf_stats itself adds to each run)")
+    print(f"{'program':24s} {'calls/req':>9s} {'ns/call':>8s} {'ns/req':>7s}")
+    total = 0.0
+    for prog in sorted(after, key=lambda k: -(after[k][1] - before.get(k, (0, 0))[1])):
+        n = after[prog][0] - before.get(prog, (0, 0))[0]
+        t = after[prog][1] - before.get(prog, (0, 0))[1]
+        if not n:
+            continue
+        total += t / w["n"]
+        print(f"{prog:24s} {n / w['n']:9.2f} {t / n:8.0f} {t / w['n']:7.0f}")
+    print(f"{'all':24s} {'':9s} {'':8s} {total:7.0f}  (both sides: nginx and wrk are traced)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--probe", required=True)
@@ -140,10 +210,21 @@ def main():
     with open(http_cfg) as f:       # host-wide, TLS capture is opt-in
         cfg = json.load(f)
     cfg["signals"]["http"]["tls"] = True
+    cfg["signals"]["http"]["tls_sites"] = "callee"
     with open(http_cfg, "w") as f:
         json.dump(cfg, f)
+    exp_cfg = os.path.join(d, "http-exported.json")
+    cfg["signals"]["http"]["tls_sites"] = "exported"
+    with open(exp_cfg, "w") as f:
+        json.dump(cfg, f)
     lib = libssl_of(bh.workers(ng.pid)[0])
-    configs = ["none", "probe", "bpftrace"]
+    sites = callee_sites(a.probe, http_cfg)
+    configs = ["none", "probe", "probe-exp", "bpftrace"]
+    if sites:
+        print(f"callee sites in {lib}: read {sites[0]:#x}, write {sites[1]:#x}")
+        configs += ["bt-callee", "floor"]
+    else:
+        print(f"no common callee found in {lib}: the callee rows are left out")
     res = {name: [] for name in configs}
     try:
         bh.wrk(port, 2, url=url)    # warm-up, not counted
@@ -152,23 +233,33 @@ def main():
             for name in order:
                 log = os.path.join(d, f"{name}-{r}")
                 p = None
-                if name == "probe":
-                    p = bh.start_probe(a.probe, ["--config", http_cfg], log)
-                elif name == "bpftrace":
-                    p = start_bpftrace(lib, log)
+                if name in ("probe", "probe-exp"):
+                    p = bh.start_probe(a.probe, ["--config", http_cfg if name == "probe"
+                                                 else exp_cfg], log)
+                elif name in ("bpftrace", "bt-callee", "floor"):
+                    p = start_bpftrace(lib, log, name, sites)
                 watch = bh.workers(ng.pid) + ([p.pid] if p else [])
                 w = bh.wrk(port, a.seconds, watch, url=url)
                 extra = ""
-                if name == "probe":
+                if name in ("probe", "probe-exp"):
                     w["seen"], w["lost"] = bh.stop_probe(p, log)
                     extra = f"  probe saw {w['seen']} (lost {w['lost']})"
-                elif name == "bpftrace":
-                    extra = f"  bpftrace counted {stop_bpftrace(p, log)} SSL_write calls"
+                elif name in ("bpftrace", "bt-callee"):
+                    extra = f"  bpftrace counted {stop_bpftrace(p, log)} write calls"
+                elif name == "floor":
+                    stop_bpftrace(p, log)
                 res[name].append(w)
                 print(f"round {r} {name:8s} {w['rps']:9.0f} req/s  p50 {w['p50']:.3f} ms  "
                       f"p99 {w['p99']:.3f} ms  cpu {w['cpu_us']:.1f} us/req (nginx "
                       f"{w['server_us']:.1f}, wrk {w['wrk_us']:.1f}){extra}", flush=True)
                 time.sleep(1)
+        if sites:
+            stats_run("probe (callee sites)",
+                      lambda log: bh.start_probe(a.probe, ["--config", http_cfg], log),
+                      bh.stop_probe, url, port, a.seconds, os.path.join(d, "stats-probe"))
+            stats_run("floor (empty bpftrace programs at the callee sites)",
+                      lambda log: start_bpftrace(lib, log, "floor", sites),
+                      stop_bpftrace, url, port, a.seconds, os.path.join(d, "stats-floor"))
     finally:
         ng.send_signal(signal.SIGQUIT)
         try:
@@ -184,7 +275,7 @@ def main():
     base_cpu = statistics.median(x["cpu_us"] for x in base)
     print(f"\n== medians over {a.rounds} alternating rounds of {a.seconds} s "
           f"(shared machine: min-max shown)")
-    print(f"{'config':8s} {'req/s':>9s} {'[min-max]':>17s} {'ratio':>6s} {'paired':>7s} "
+    print(f"{'config':9s} {'req/s':>9s} {'[min-max]':>17s} {'ratio':>6s} {'paired':>7s} "
           f"{'p99 ms':>7s} {'p99 ratio':>9s} {'cpu us/req':>10s} {'+us/req':>8s} {'kept':>5s}")
     for name in configs:
         v = res[name]
@@ -192,7 +283,7 @@ def main():
         p99 = statistics.median(x["p99"] for x in v)
         cpu = statistics.median(x["cpu_us"] for x in v)
         paired = statistics.median(x["rps"] / b["rps"] for x, b in zip(v, base))
-        print(f"{name:8s} {rps:9.0f} [{min(x['rps'] for x in v):7.0f}-"
+        print(f"{name:9s} {rps:9.0f} [{min(x['rps'] for x in v):7.0f}-"
               f"{max(x['rps'] for x in v):7.0f}] {rps / base_rps:6.3f} {paired:7.3f} "
               f"{p99:7.3f} {p99 / base_p99:9.3f} {cpu:10.2f} {cpu - base_cpu:8.2f} "
               f"{base_cpu / cpu:5.3f}")

@@ -36,7 +36,8 @@ const char config__default_json[] =
 "      \"max_routes\": 200,\n"
 "      \"max_connections\": 16384,\n"
 "      \"routes\": [],\n"
-"      \"tls\": \"auto\"\n"
+"      \"tls\": \"auto\",\n"
+"      \"tls_sites\": \"callee\"\n"
 "    },\n"
 "    \"memgrowth\": {\n"
 "      \"enabled\": \"auto\",\n"
@@ -172,6 +173,7 @@ struct field {
 static const char *const latency_choices[] = { "exact", "sampled", "off", NULL };
 static const char *const alloc_mode_choices[] = { "full", "sampled", NULL };
 static const char *const tier2_choices[] = { "auto", "suspects", "off", NULL };
+static const char *const tls_sites_choices[] = { "callee", "exported", NULL };
 
 #define OFF(m) offsetof(struct probe_config, m)
 
@@ -195,6 +197,8 @@ static const struct field fields[] = {
 	/* an array of route templates, checked by core/route.c */
 	{ "signals.http.routes", F_ROUTES, OFF(http.routes), 0, 0, NULL },
 	{ "signals.http.tls", F_TRI, OFF(http.tls), 0, 0, NULL },
+	/* callee: SSL_read(_ex)/SSL_write(_ex)'s common internal function when found */
+	{ "signals.http.tls_sites", F_ENUM, OFF(http.tls_sites), 0, 0, tls_sites_choices },
 	{ "signals.conn.enabled", F_TRI, OFF(conn.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.enabled", F_TRI, OFF(memgrowth.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.horizon_s", F_DOUBLE, OFF(memgrowth.horizon_s), 5, 86400, NULL },

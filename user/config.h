@@ -15,6 +15,8 @@
 
 enum cfg_tri { CFG_AUTO, CFG_ON, CFG_OFF };
 enum cfg_latency { CFG_LAT_EXACT, CFG_LAT_SAMPLED, CFG_LAT_OFF };
+/* where the libssl read and write probes sit (user/signals/tls.c) */
+enum cfg_tls_sites { CFG_TLS_SITES_CALLEE, CFG_TLS_SITES_EXPORTED };
 /* memgrowth tier 2: which processes get stack samples */
 enum cfg_tier2 { CFG_T2_AUTO, CFG_T2_SUSPECTS, CFG_T2_OFF };
 enum cfg_alloc_mode { CFG_ALLOC_FULL, CFG_ALLOC_SAMPLED };
@@ -62,6 +64,7 @@ struct probe_config {
 		unsigned int max_connections;	/* HTTP connections followed at once */
 		struct cfg_strlist routes;	/* templates, tried before the heuristics */
 		int tls;			/* enum cfg_tri: auto = libssl uprobes under --pid only */
+		int tls_sites;			/* enum cfg_tls_sites */
 	} http;
 	struct {
 		int enabled;			/* enum cfg_tri: auto = on, host-wide too */

@@ -14,6 +14,12 @@
  *   SSL_read, SSL_read_ex         entry (buffer) + return (length)
  *                                 (the write entries and read returns are
  *                                 one program, tls_data)
+ *                                 Where both wrappers of a pair call one
+ *                                 internal function whose entry is
+ *                                 emulated (ssl_write_internal,
+ *                                 ssl_read_internal), it is probed instead,
+ *                                 with SSL_write_ex's and SSL_read_ex's
+ *                                 semantics (user/signals/tls.c)
  *   SSL_do_handshake              entry + return: handshake time
  *   SSL_ctrl                      entry: SSL_set_tlsext_host_name (SNI)
  *   SSL_set_{connect,accept}_state entry: which side the object is
@@ -256,8 +262,11 @@ static __always_inline int tls_read_exit(int ret)
 	if (ret <= 0)
 		return 0;
 	if (rb) {
-		/* SSL_read_ex: 1 and the length in *readbytes */
-		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)rb))
+		/*
+		 * SSL_read_ex (1) or ssl_read_internal (> 0, what the method
+		 * returned): the length is in *readbytes
+		 */
+		if (bpf_probe_read_user(&n, sizeof(n), (void *)rb))
 			return 0;
 	} else {
 		n = (__u64)ret;

@@ -306,3 +306,54 @@ def test_tls_server_sending_garbage(probe_factory, procs, cert):
     assert sum(h["handshakes"] for h in hs) == 2, hs
     assert sum(h["failures"] for h in hs) == 1, hs
     assert srv.poll() is None
+
+
+@pytest.mark.parametrize("sites", ["callee", "exported"])
+def test_read_write_sites_count_exactly(probe_factory, procs, nginx_tls, tmp_path, sites):
+    """Debian 12's OpenSSL 3.0: SSL_read and SSL_read_ex (SSL_write and
+    SSL_write_ex) both call one internal function whose entry the kernel
+    emulates; by default the probe sits there instead of on the four
+    wrappers (whose `sub $N,%rsp` entry is single-stepped), and -v says so.
+    curl (libcurl) calls SSL_read/SSL_write, Python's ssl module
+    SSL_read_ex/SSL_write_ex, nginx SSL_read/SSL_write: every request of
+    both clients is counted exactly once on each side, at the callee as at
+    the wrappers' entries (signals.http.tls_sites: exported)."""
+    ng, port = nginx_tls
+    cfg = tmp_path / "tls.json"
+    cfg.write_text(json.dumps({"signals": {"http": {"tls": True, "tls_sites": sites}}}))
+    n = 60
+    cli = tls_client(procs, port, OPENAI, n, "/v1/sites/1", "/fail")
+    pr = probe_factory("-v", "--json", "--config", str(cfg))
+    res = go(cli)
+    urls = [f"https://{ANTHROPIC}:{port}/v1/sites/{i}" for i in range(7)]
+    cmd = ["curl", "-sk", "--resolve", f"{ANTHROPIC}:{port}:127.0.0.1", "-w", "%{http_code}\\n"]
+    for u in urls:
+        cmd += ["-o", "/dev/null", u]
+    got = run(cmd, timeout=30)
+    assert got.stdout.split() == ["200"] * 7, got
+    time.sleep(1.5)
+    summ, out, err = stop_probe(pr)
+    assert res["statuses"] == [200, 503] * (n // 2)
+
+    lines = [ln for ln in err.splitlines() if "probe: tls:" in ln and "libssl.so.3" in ln
+             and "reads:" in ln]
+    assert lines, err
+    if sites == "callee":
+        assert re.search(r"reads: SSL_read/SSL_read_ex via their common callee 0x[0-9a-f]+ "
+                         r"entry \+0: push %r\d+ \(emulated\)", lines[0]), lines[0]
+        assert re.search(r"writes: SSL_write/SSL_write_ex via their common callee 0x[0-9a-f]+ "
+                         r"entry \+0: push %r\d+ \(emulated\)", lines[0]), lines[0]
+        assert "at their common callees" in err
+    else:
+        assert "reads: SSL_read/SSL_read_ex at their entries" in lines[0], lines[0]
+        assert "single-stepped" in lines[0], lines[0]
+
+    py = client_rows(summ, OPENAI, comm="python3")
+    assert len(py) == 1, summ["http"]["client"]
+    assert (py[0]["requests"], py[0]["errors_5xx"]) == (n, n // 2), py
+    cu = client_rows(summ, ANTHROPIC, comm="curl")
+    assert len(cu) == 1 and cu[0]["requests"] == 7 and cu[0]["status"] == {"2xx": 7}, cu
+    srv = server_rows(summ, "nginx")
+    assert srv[("GET", "/v1/sites/{id}")]["requests"] == n // 2 + 7, srv
+    assert srv[("GET", "/fail")]["requests"] == n // 2, srv
+    assert summ["http"]["stats"].get("unparsed", 0) == 0, summ["http"]["stats"]

@@ -205,6 +205,139 @@ static void test_truncated_and_empty(void **state)
 	assert_int_equal(choose(trunc, 0, -1).delta, 0);
 }
 
+/* --- the common callee of two wrappers (OpenSSL 3.0.19, Debian 12's libssl.so.3) --- */
+
+/* SSL_read: sub $0x18,%rsp; canary; test %edx,%edx; js err; mov %rsp,%rcx; movslq; call */
+static const uint8_t ssl_read_30[] = {
+	0x48, 0x83, 0xec, 0x18, 0x64, 0x48, 0x8b, 0x04, 0x25, 0x28, 0x00, 0x00, 0x00,
+	0x48, 0x89, 0x44, 0x24, 0x08, 0x31, 0xc0, 0x85, 0xd2, 0x78, 0x2f, 0x48, 0x89, 0xe1,
+	0x48, 0x63, 0xd2, 0xe8, 0x3d, 0xfe, 0xff, 0xff, 0x85, 0xc0, 0x7e, 0x03, 0x8b, 0x04,
+	0x24,
+};
+/* SSL_read_ex: sub $8,%rsp; call (its arguments as they came) */
+static const uint8_t ssl_read_ex_30[] = {
+	0x48, 0x83, 0xec, 0x08, 0xe8, 0xc7, 0xfd, 0xff, 0xff, 0x31, 0xd2, 0x85, 0xc0, 0x0f,
+	0x48, 0xc2, 0x48, 0x83, 0xc4, 0x08, 0x31, 0xd2, 0x31, 0xc9, 0x31, 0xf6, 0x31, 0xff, 0xc3,
+};
+/* SSL_peek_ex: the same shape, another callee (ssl_peek_internal) */
+static const uint8_t ssl_peek_ex_30[] = {
+	0x48, 0x83, 0xec, 0x08, 0xe8, 0x37, 0xdb, 0xff, 0xff, 0x31, 0xd2,
+};
+/* ssl_read_internal: push %r13; push %r12; push %rbp; push %rbx; sub $0x38,%rsp */
+static const uint8_t ssl_read_internal_30[] = {
+	0x41, 0x55, 0x41, 0x54, 0x55, 0x53, 0x48, 0x83, 0xec, 0x38,
+};
+#define SSL_READ_30	0x35430
+#define SSL_READ_EX_30	0x354c0
+#define SSL_PEEK_EX_30	0x35580
+
+static void test_first_call_ssl_read(void **state)
+{
+	uint32_t w;
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(uprobe_site__first_call(ssl_read_30, sizeof(ssl_read_30), &t, &w), 0);
+	assert_int_equal(SSL_READ_30 + t, 0x35290);
+	/* %rdi and %rsi handed on; num widened, readbytes pointed at a local */
+	assert_false(w & (UPROBE_REG(UREG_RDI) | UPROBE_REG(UREG_RSI)));
+	assert_true(w & UPROBE_REG(UREG_RDX));
+	assert_true(w & UPROBE_REG(UREG_RCX));
+
+	assert_int_equal(uprobe_site__first_call(ssl_read_ex_30, sizeof(ssl_read_ex_30), &t, &w),
+			 0);
+	assert_int_equal(SSL_READ_EX_30 + t, 0x35290);
+	assert_false(w & (UPROBE_REG(UREG_RDI) | UPROBE_REG(UREG_RSI) | UPROBE_REG(UREG_RDX) |
+			  UPROBE_REG(UREG_RCX)));
+
+	/* the peek wrapper calls something else: never mistaken for the read callee */
+	assert_int_equal(uprobe_site__first_call(ssl_peek_ex_30, sizeof(ssl_peek_ex_30), &t, &w),
+			 0);
+	assert_int_not_equal(SSL_PEEK_EX_30 + t, 0x35290);
+	assert_int_equal(SSL_PEEK_EX_30 + t, 0x330c0);
+}
+
+/* The callee's first instruction is a push: one trap. */
+static void test_callee_entry_emulated(void **state)
+{
+	struct uprobe_site s = choose(ssl_read_internal_30, sizeof(ssl_read_internal_30), -1);
+
+	(void)state;
+	assert_int_equal(s.delta, 0);
+	assert_int_equal(s.emulated, 1);
+	assert_non_null(strstr(s.why, "push %r13"));
+	/* and the wrapper's own entry is not (sub %rsp: stays single-stepped) */
+	assert_int_equal(choose(ssl_read_30, sizeof(ssl_read_30), -1).emulated, 0);
+}
+
+static void test_first_call_negative(void **state)
+{
+	/* a ret before any call */
+	static const uint8_t ret_first[] = { 0x48, 0x83, 0xec, 0x08, 0xc3, 0xe8, 0, 0, 0, 0 };
+	/* an indirect call (call *%rax) */
+	static const uint8_t indirect[] = { 0x48, 0x83, 0xec, 0x08, 0xff, 0xd0, 0xe8, 0, 0, 0, 0 };
+	/* a jmp inside the function: a path not followed */
+	static const uint8_t jmp_in[] = { 0xeb, 0x02, 0x90, 0x90, 0xe8, 0, 0, 0, 0, 0xc3 };
+	/* a tail jmp out of the function counts as its call */
+	static const uint8_t tail[] = { 0x48, 0x89, 0xca, 0xe9, 0x00, 0x01, 0x00, 0x00 };
+	/* the call cut off */
+	static const uint8_t cut[] = { 0x48, 0x83, 0xec, 0x08, 0xe8, 0xc7, 0xfd };
+	/* an instruction the decoder does not know (cpuid) */
+	static const uint8_t unknown[] = { 0x0f, 0xa2, 0xe8, 0, 0, 0, 0 };
+	uint32_t w;
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(uprobe_site__first_call(ret_first, sizeof(ret_first), &t, &w), -ENOENT);
+	assert_int_equal(uprobe_site__first_call(indirect, sizeof(indirect), &t, &w), -ENOENT);
+	assert_int_equal(uprobe_site__first_call(jmp_in, sizeof(jmp_in), &t, &w), -ENOENT);
+	assert_int_equal(uprobe_site__first_call(cut, sizeof(cut), &t, &w), -ENOENT);
+	assert_int_equal(uprobe_site__first_call(unknown, sizeof(unknown), &t, &w), -ENOENT);
+	assert_int_equal(uprobe_site__first_call(cut, 0, &t, &w), -ENOENT);
+	assert_int_equal(uprobe_site__first_call(tail, sizeof(tail), &t, &w), 0);
+	assert_int_equal(t, 8 + 0x100);
+	assert_true(w & UPROBE_REG(UREG_RDX));
+}
+
+/* This machine's libssl, when there is one: the rule on the real file. */
+static void test_own_libssl(void **state)
+{
+	static const char *const paths[] = { "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+					     "/usr/lib/x86_64-linux-gnu/libssl.so.1.1" };
+	const uint32_t rd = UPROBE_REG(UREG_RDI) | UPROBE_REG(UREG_RSI) | UPROBE_REG(UREG_RDX) |
+			    UPROBE_REG(UREG_RCX);
+	struct uprobe_callee r, w, p;
+	const char *lib = NULL;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]) && !lib; i++)
+		if (!access(paths[i], R_OK))
+			lib = paths[i];
+	if (!lib)
+		skip();
+	if (uprobe_site__find_common_callee(lib, "SSL_read", "SSL_read_ex", rd, &r))
+		skip();		/* another build: the fallback is tested by the cases below */
+	assert_true(r.site.emulated);
+	assert_non_null(strstr(r.why, "common callee"));
+	assert_int_equal(uprobe_site__find_common_callee(lib, "SSL_write", "SSL_write_ex",
+							 rd & ~UPROBE_REG(UREG_RCX), &w), 0);
+	assert_true(w.vaddr != r.vaddr);
+	/* peek has its own internal function: read and peek never share a site */
+	assert_int_equal(uprobe_site__find_common_callee(lib, "SSL_read", "SSL_peek_ex", rd, &p),
+			 -ENOENT);
+	assert_non_null(strstr(p.why, "different callees"));
+	assert_int_equal(uprobe_site__find_common_callee(lib, "SSL_peek", "SSL_peek_ex", rd, &p),
+			 0);
+	assert_true(p.vaddr != r.vaddr);
+	/* SSL_read hands on a pointer of its own, not its caller's: refused as the _ex side */
+	assert_int_equal(uprobe_site__find_common_callee(lib, "SSL_read_ex", "SSL_read", rd, &p),
+			 -EXDEV);
+	assert_int_equal(uprobe_site__find_common_callee(lib, "SSL_read", "SSL_no_such_thing", rd,
+							 &p), -ENOENT);
+	assert_int_equal(uprobe_site__find_common_callee("/nonexistent", "a", "b", rd, &p), -ENOENT);
+}
+
 /* --- this machine's libc --- */
 
 static void test_own_libc(void **state)
@@ -258,7 +391,11 @@ int main(void)
 		cmocka_unit_test(test_protected_registers),
 		cmocka_unit_test(test_endbr_and_nops),
 		cmocka_unit_test(test_truncated_and_empty),
+		cmocka_unit_test(test_first_call_ssl_read),
+		cmocka_unit_test(test_callee_entry_emulated),
+		cmocka_unit_test(test_first_call_negative),
 		cmocka_unit_test(test_own_libc),
+		cmocka_unit_test(test_own_libssl),
 	};
 
 	return cmocka_run_group_tests_name("uprobe_site", tests, NULL, NULL);

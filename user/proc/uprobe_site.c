@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * uprobe_site: a small x86-64 decoder for the few instruction forms found
- * at allocator entries, the probe-site choice on top of it, and finding
- * the C library and its functions through /proc/PID/maps and libelf.
+ * at allocator entries and in thin exported wrappers (a stack frame, the
+ * stack protector's canary, argument moves, a call), the probe-site choice
+ * on top of it, the common callee of two wrappers, and finding the C
+ * library and its functions through /proc/PID/maps and libelf.
  *
  * Which instructions the kernel emulates was measured on this kernel with
  * one function per first instruction (scripts/bench-alloc.sh prints the
@@ -28,6 +30,7 @@ enum insn_class {
 	I_UNKNOWN,	/* cannot decode, or does something we cannot walk past */
 	I_EMULATED,	/* the kernel emulates it: a one-trap site */
 	I_SKIP,		/* single-stepped, but writes at most flags and one register */
+	I_STORE,	/* writes memory: never walked past for a site, fine in a wrapper */
 };
 
 struct insn {
@@ -36,6 +39,8 @@ struct insn {
 	int writes;		/* register written, or -1 */
 	int test_reg;		/* `test r,r` with the same register both sides, or -1 */
 	int is_je;		/* je/jz */
+	int is_call;		/* call rel32 */
+	int is_jmp;		/* jmp rel8/rel32: unconditional */
 	int64_t target;		/* branch target relative to the entry, when a branch */
 	const char *mnem;
 	int reg;		/* push's register, for the explanation */
@@ -77,7 +82,7 @@ static int modrm_extra(const uint8_t *p, size_t left)
 static void decode(const uint8_t *code, size_t len, size_t pos, struct insn *in)
 {
 	const uint8_t *p = code + pos, *end = code + len;
-	unsigned int rex = 0, opsize16 = 0, rep = 0, other_prefix = 0;
+	unsigned int rex = 0, opsize16 = 0, rep = 0, other_prefix = 0, seg = 0;
 	uint8_t op;
 	int extra;
 
@@ -92,8 +97,10 @@ static void decode(const uint8_t *code, size_t len, size_t pos, struct insn *in)
 			opsize16 = 1;
 		else if (*p == 0xf3)
 			rep = 1;
+		else if (*p == 0x64 || *p == 0x65)
+			seg = 1;	/* %fs/%gs: the stack protector's canary load */
 		else if (*p == 0xf2 || *p == 0xf0 || *p == 0x2e || *p == 0x3e || *p == 0x26 ||
-			 *p == 0x36 || *p == 0x64 || *p == 0x65)
+			 *p == 0x36)
 			other_prefix = 1;
 		else
 			break;
@@ -103,6 +110,8 @@ static void decode(const uint8_t *code, size_t len, size_t pos, struct insn *in)
 	if (p >= end)
 		return;
 	op = *p++;
+	if (seg && op != 0x8b && op != 0x2b && op != 0x33)
+		return;		/* only loads through %fs/%gs are decoded */
 #define LEFT ((size_t)(end - p))
 #define DONE(n) do { in->len = (unsigned int)(p + (n) - (code + pos)); } while (0)
 #define REXB ((rex & 1) << 3)
@@ -129,6 +138,7 @@ static void decode(const uint8_t *code, size_t len, size_t pos, struct insn *in)
 		in->cls = I_EMULATED;
 		in->mnem = op == 0xeb ? "jmp" : "jcc";
 		in->is_je = op == 0x74;
+		in->is_jmp = op == 0xeb;
 		DONE(1);
 		in->target = (int64_t)(pos + in->len) + (int8_t)p[0];
 		return;
@@ -139,6 +149,8 @@ static void decode(const uint8_t *code, size_t len, size_t pos, struct insn *in)
 		memcpy(&rel, p, 4);
 		in->cls = I_EMULATED;
 		in->mnem = op == 0xe9 ? "jmp" : "call";
+		in->is_call = op == 0xe8;
+		in->is_jmp = op == 0xe9;
 		DONE(4);
 		in->target = (int64_t)(pos + in->len) + rel;
 		return;
@@ -205,7 +217,8 @@ static void decode(const uint8_t *code, size_t len, size_t pos, struct insn *in)
 			in->mnem = "alu";
 			in->writes = (p[0] & 7) | REXB;
 		} else {
-			return;			/* writes memory */
+			in->cls = I_STORE;	/* add/sub/and/... to memory */
+			in->mnem = "alu";
 		}
 		DONE(1 + extra + imm);
 		return;
@@ -226,26 +239,44 @@ static void decode(const uint8_t *code, size_t len, size_t pos, struct insn *in)
 		extra = modrm_extra(p, LEFT);
 		if (extra < 0)
 			return;
+		in->cls = I_SKIP;
 		if ((p[0] >> 6) == 3)
 			in->writes = (op == 0x33) ? (int)(((p[0] >> 3) & 7) | REXR) :
 						    (int)((p[0] & 7) | REXB);
 		else if (op == 0x33)
 			in->writes = ((p[0] >> 3) & 7) | REXR;
 		else
-			return;			/* a store */
-		in->cls = I_SKIP;
+			in->cls = I_STORE;	/* mov or xor into memory */
 		in->mnem = op >= 0x88 ? "mov" : "xor";
 		DONE(1 + extra);
 		return;
 	case 0x8a: case 0x8b: case 0x8d:	/* mov r, r/m; lea */
+	case 0x63:				/* movslq r, r/m */
+	case 0x2b:				/* sub r, r/m */
 		extra = modrm_extra(p, LEFT);
 		if (extra < 0 || (op == 0x8d && (p[0] >> 6) == 3))
 			return;
 		in->cls = I_SKIP;
-		in->mnem = op == 0x8d ? "lea" : "mov";
+		in->mnem = op == 0x8d ? "lea" : op == 0x2b ? "sub" : "mov";
 		in->writes = ((p[0] >> 3) & 7) | REXR;
 		DONE(1 + extra);
 		return;
+	case 0xc6: case 0xc7: {			/* mov r/m, imm (only /0) */
+		unsigned int imm = op == 0xc7 ? (opsize16 ? 2 : 4) : 1;
+
+		extra = modrm_extra(p, LEFT);
+		if (extra < 0 || ((p[0] >> 3) & 7) != 0 || LEFT < 1 + (size_t)extra + imm)
+			return;
+		in->mnem = "mov";
+		if ((p[0] >> 6) == 3) {
+			in->cls = I_SKIP;
+			in->writes = (p[0] & 7) | REXB;
+		} else {
+			in->cls = I_STORE;
+		}
+		DONE(1 + extra + imm);
+		return;
+	}
 	default:
 		break;
 	}
@@ -355,6 +386,45 @@ int uprobe_site__choose(const uint8_t *code, size_t len, int null_reg, struct up
 #endif
 }
 
+#define MAX_WRAPPER_WALK	32	/* instructions of a wrapper before its call */
+
+int uprobe_site__first_call(const uint8_t *code, size_t len, int64_t *target,
+			    uint32_t *written)
+{
+	size_t pos = 0;
+	int walked;
+
+	*target = 0;
+	*written = 0;
+#if !defined(__x86_64__)
+	(void)code; (void)len; (void)pos; (void)walked;
+	return -ENOENT;
+#else
+	for (walked = 0; walked < MAX_WRAPPER_WALK && pos < len; walked++) {
+		struct insn in;
+
+		decode(code, len, pos, &in);
+		if (in.cls == I_UNKNOWN || !in.len || pos + in.len > len)
+			return -ENOENT;	/* ret, indirect branches, forms we do not know */
+		if (in.is_call) {
+			*target = in.target;
+			return 0;
+		}
+		if (in.is_jmp) {
+			/* a jump out of the function is a tail call; inside it, a path we do not follow */
+			if (in.target >= 0 && (uint64_t)in.target < len)
+				return -ENOENT;
+			*target = in.target;
+			return 0;
+		}
+		if (in.writes >= 0)
+			*written |= UPROBE_REG(in.writes);
+		pos += in.len;
+	}
+	return -ENOENT;
+#endif
+}
+
 /* --- ELF --- */
 
 static int find_sym(Elf *elf, const char *func, GElf_Sym *found, Elf_Scn **in_scn)
@@ -444,6 +514,154 @@ int uprobe_site__find_func(const char *path, const char *func, int null_reg,
 out:
 	if (elf)
 		elf_end(elf);
+	close(fd);
+	return err;
+}
+
+/* Bytes of a wrapper read: its call comes within its first instructions. */
+#define WRAPPER_BYTES	256
+
+/* A defined function's symbol, its section, and its first bytes (up to cap). */
+struct elf_func {
+	GElf_Sym sym;
+	GElf_Shdr sh;
+	uint64_t file_off;
+	uint8_t code[WRAPPER_BYTES];
+	size_t len;
+};
+
+static int read_func(int fd, Elf *elf, const char *name, size_t cap, struct elf_func *f)
+{
+	Elf_Scn *scn = NULL;
+	size_t want;
+	ssize_t got;
+	int err;
+
+	err = find_sym(elf, name, &f->sym, &scn);
+	if (err)
+		return err;
+	if (!gelf_getshdr(scn, &f->sh) || f->sym.st_value < f->sh.sh_addr ||
+	    f->sym.st_value >= f->sh.sh_addr + f->sh.sh_size)
+		return -ENOENT;
+	f->file_off = f->sym.st_value - f->sh.sh_addr + f->sh.sh_offset;
+	if (cap > sizeof(f->code))
+		cap = sizeof(f->code);
+	want = f->sym.st_size && f->sym.st_size < cap ? f->sym.st_size : cap;
+	got = pread(fd, f->code, want, (off_t)f->file_off);
+	if (got <= 0)
+		return got < 0 ? -errno : -EIO;
+	f->len = (size_t)got;
+	return 0;
+}
+
+/* Which of the registers in mask (argument order) is written in w, or NULL. */
+static const char *rewritten(uint32_t w, uint32_t mask)
+{
+	static const int order[] = { UREG_RDI, UREG_RSI, UREG_RDX, UREG_RCX, UREG_R8, UREG_R9 };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if ((mask & UPROBE_REG(order[i])) && (w & UPROBE_REG(order[i])))
+			return reg_names[order[i]];
+	return NULL;
+}
+
+int uprobe_site__find_common_callee(const char *path, const char *a, const char *b,
+				    uint32_t b_forwards, struct uprobe_callee *out)
+{
+	static const uint32_t a_forwards = UPROBE_REG(UREG_RDI) | UPROBE_REG(UREG_RSI);
+	struct elf_func *fa = NULL, *fb = NULL;
+	uint8_t code[UPROBE_SITE_CODE_MAX];
+	uint32_t wa, wb;
+	int64_t ta, tb;
+	uint64_t target, left;
+	const char *reg;
+	ssize_t got;
+	Elf *elf = NULL;
+	int fd, err;
+
+	memset(out, 0, sizeof(*out));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(out->why, sizeof(out->why), "%s", strerror(-err));
+		return err;
+	}
+	fa = calloc(1, sizeof(*fa));
+	fb = calloc(1, sizeof(*fb));
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!fa || !fb) {
+		err = -ENOMEM;
+		snprintf(out->why, sizeof(out->why), "out of memory");
+		goto out;
+	}
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		snprintf(out->why, sizeof(out->why), "not an ELF file");
+		goto out;
+	}
+	err = read_func(fd, elf, a, WRAPPER_BYTES, fa);
+	if (!err)
+		err = read_func(fd, elf, b, WRAPPER_BYTES, fb);
+	if (err) {
+		snprintf(out->why, sizeof(out->why), "%s", err == -ENOTSUP ? "a wrapper is an IFUNC" :
+			 err == -ENOENT ? "a wrapper is not defined" : strerror(-err));
+		goto out;
+	}
+	if (uprobe_site__first_call(fa->code, fa->len, &ta, &wa) ||
+	    uprobe_site__first_call(fb->code, fb->len, &tb, &wb)) {
+		err = -ENOENT;
+		snprintf(out->why, sizeof(out->why), "no direct call found in %s's first instructions",
+			 uprobe_site__first_call(fa->code, fa->len, &ta, &wa) ? a : b);
+		goto out;
+	}
+	target = fa->sym.st_value + (uint64_t)ta;
+	if (target != fb->sym.st_value + (uint64_t)tb) {
+		err = -ENOENT;
+		snprintf(out->why, sizeof(out->why), "different callees (0x%" PRIx64 ", 0x%" PRIx64 ")",
+			 target, fb->sym.st_value + (uint64_t)tb);
+		goto out;
+	}
+	if ((reg = rewritten(wa, a_forwards)) || (reg = rewritten(wb, b_forwards))) {
+		err = -EXDEV;
+		snprintf(out->why, sizeof(out->why), "%s rewrites %%%s before its call",
+			 rewritten(wa, a_forwards) ? a : b, reg);
+		goto out;
+	}
+	/* in the wrappers' own text: not a PLT stub, another section or past its end */
+	if (fa->sym.st_shndx != fb->sym.st_shndx || target < fa->sh.sh_addr ||
+	    target >= fa->sh.sh_addr + fa->sh.sh_size) {
+		err = -EXDEV;
+		snprintf(out->why, sizeof(out->why), "callee 0x%" PRIx64 " outside the wrappers' section",
+			 target);
+		goto out;
+	}
+	out->vaddr = target;
+	out->file_off = target - fa->sh.sh_addr + fa->sh.sh_offset;
+	left = fa->sh.sh_addr + fa->sh.sh_size - target;
+	got = pread(fd, code, left < sizeof(code) ? left : sizeof(code), (off_t)out->file_off);
+	if (got <= 0) {
+		err = got < 0 ? -errno : -EIO;
+		snprintf(out->why, sizeof(out->why), "reading the callee: %s", strerror(-err));
+		goto out;
+	}
+	uprobe_site__choose(code, (size_t)got, -1, &out->site);
+	if (!out->site.emulated) {
+		err = -EAGAIN;
+		snprintf(out->why, sizeof(out->why), "callee 0x%" PRIx64 " would be single-stepped too",
+			 target);
+		goto out;
+	}
+	snprintf(out->why, sizeof(out->why), "%s/%s via their common callee 0x%" PRIx64 " %s", a, b,
+		 target, out->site.why);
+	err = 0;
+out:
+	if (elf)
+		elf_end(elf);
+	free(fa);
+	free(fb);
 	close(fd);
 	return err;
 }

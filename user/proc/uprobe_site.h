@@ -61,6 +61,51 @@ int uprobe_site__find_func(const char *path, const char *func, int null_reg,
 			   struct uprobe_func *out);
 
 /*
+ * The common callee of two exported wrappers. OpenSSL's SSL_read and
+ * SSL_read_ex both call one internal function, ssl_read_internal(s, buf,
+ * num, size_t *readbytes), and SSL_write / SSL_write_ex call
+ * ssl_write_internal(s, buf, num, ...). The wrappers start by moving %rsp
+ * (single-stepped: two traps a hit); the callee starts with `push`
+ * (emulated: one). Probing the callee instead of the two wrappers sees
+ * every call of either once, at a fraction of the cost.
+ *
+ * uprobe_site__first_call() decodes a wrapper's code[0..len) (len: the
+ * function's size, or what was read of it) up to its first direct
+ * `call rel32` (or a `jmp rel32` out of the function: a tail call) and
+ * gives the target relative to the entry. Conditional branches are walked
+ * past (their paths fail early); an unconditional jmp inside the function,
+ * a ret, an indirect branch or an instruction the decoder does not know
+ * ends the walk: -ENOENT. *written gets the mask (1 << UREG_x) of the
+ * registers written before the call, so a caller can check which
+ * arguments the wrapper hands on unchanged.
+ */
+int uprobe_site__first_call(const uint8_t *code, size_t len, int64_t *target,
+			    uint32_t *written);
+
+#define UPROBE_REG(r)	(1U << (r))
+
+struct uprobe_callee {
+	uint64_t vaddr;			/* the callee's address in the file */
+	uint64_t file_off;		/* what uprobes attach to (+ site.delta) */
+	struct uprobe_site site;	/* the site chosen in the callee */
+	char why[UPROBE_SITE_WHY_LEN + 64];	/* the site, or why none */
+};
+
+/*
+ * In the ELF file at path: the function both exported wrappers a and b
+ * call first, when it is the same one, in the same section as both, and
+ * its chosen site is emulated; a must hand %rdi and %rsi on unchanged and
+ * b every register in b_forwards (UPROBE_REG(...) mask), so the callee
+ * sees the wrappers' own first arguments. 0 with *out filled; else
+ * -ENOENT (a wrapper missing, no call found, different callees), -ENOTSUP
+ * (a wrapper is an IFUNC), -EXDEV (an argument rewritten, or the callee
+ * outside the wrappers' section), -EAGAIN (the callee's site would be
+ * single-stepped: no gain), or -errno; out->why says which in words.
+ */
+int uprobe_site__find_common_callee(const char *path, const char *a, const char *b,
+				    uint32_t b_forwards, struct uprobe_callee *out);
+
+/*
  * Find the C library mapped executable in pid (a file whose name starts
  * with "libc.so" or "libc-"). attach: a path that reaches the very inode
  * mapped, from this mount namespace (/proc/PID/root/..., or

@@ -670,18 +670,19 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		goto err_free;
 	}
 	/*
-	 * Without TLS the capture runs on in clear text, and says so. libssl's
-	 * SSL_read and SSL_write start with an instruction the kernel must
-	 * single-step (~8 us a hit here, ten hits a request: an HTTPS server
-	 * kept about a third of its throughput), so host-wide, where every
-	 * process on the host would pay it unasked, TLS waits for a yes.
+	 * Without TLS the capture runs on in clear text, and says so. Every
+	 * libssl read and write is a uprobe trap (at their common callee
+	 * where found, else single-stepped at the wrappers: tls.c); an HTTPS
+	 * server kept 60 % of its throughput here with both sides traced, so
+	 * host-wide, where every process on the host would pay it unasked,
+	 * TLS waits for a yes.
 	 */
 	want_tls = ctx->cfg->http.tls == CFG_ON || (ctx->cfg->http.tls == CFG_AUTO && ctx->filter);
 	s->tls = want_tls ? tls__new(ctx, s->skel) : NULL;
 	snprintf(st->why + strlen(st->why), sizeof(st->why) - strlen(st->why), "; %s",
 		 s->tls ? tls__note(s->tls) : !want_tls ?
-		 "TLS: off host-wide (~8 us per libssl call): on under --pid or with "
-		 "signals.http.tls=true" : "TLS: off (out of memory)");
+		 "TLS: off host-wide (a uprobe trap per libssl read and write): on under "
+		 "--pid or with signals.http.tls=true" : "TLS: off (out of memory)");
 	if (!ctx->check_only) {
 		err = loop__add_ringbuf_then(ctx->loop, s->rb, stage_flush, s);
 		if (err) {

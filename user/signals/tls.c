@@ -38,6 +38,7 @@
 
 #include "sockets.skel.h"
 #include "probe/tls.h"
+#include "config.h"
 #include "core/families.h"
 #include "core/store.h"
 #include "loader/signal.h"
@@ -68,21 +69,48 @@ struct probe_spec {
 	int required;		/* without it the library is not attached */
 	int ret;
 	uint64_t cookie;
+	int pair;		/* 1 + index in pairs[]: replaced by the pair's common callee */
+};
+
+/*
+ * The exported wrappers whose common internal function, when
+ * uprobe_site__find_common_callee() finds it, is probed instead of both:
+ * in OpenSSL 1.1.1 and 3.x SSL_write and SSL_write_ex call
+ * ssl_write_internal(s, buf, num, ...) and SSL_read and SSL_read_ex call
+ * ssl_read_internal(s, buf, num, size_t *readbytes), whose first
+ * instruction is a push (one trap) where the wrappers' is a sub from %rsp
+ * (single-stepped: two). The _ex wrapper must hand on the arguments the
+ * probe reads: (s, buf, num) for writes, and readbytes too for reads, so
+ * the callee has SSL_read_ex's semantics (the length in *readbytes at its
+ * return). SSL_peek(_ex) calls another function (ssl_peek_internal): peeks
+ * stay unseen, as before. From OpenSSL 3.3, SSL_write_ex calls
+ * SSL_write_ex2 first: the write pair differs and stays on the wrappers.
+ */
+static const struct {
+	const char *a, *b;
+	uint32_t b_forwards;
+	const char *what;
+} pairs[2] = {
+	{ "SSL_write", "SSL_write_ex",
+	  UPROBE_REG(UREG_RDI) | UPROBE_REG(UREG_RSI) | UPROBE_REG(UREG_RDX), "writes" },
+	{ "SSL_read", "SSL_read_ex",
+	  UPROBE_REG(UREG_RDI) | UPROBE_REG(UREG_RSI) | UPROBE_REG(UREG_RDX) |
+	  UPROBE_REG(UREG_RCX), "reads" },
 };
 
 static const struct probe_spec specs[TLS_NPROBES] = {
-	{ "SSL_write", 1, 0, PROBE_TLS_C_WRITE },
-	{ "SSL_write_ex", 0, 0, PROBE_TLS_C_WRITE },
-	{ "SSL_read", 1, 1, PROBE_TLS_C_READ_RET },
-	{ "SSL_read", 1, 0, PROBE_TLS_C_READ },
-	{ "SSL_read_ex", 0, 1, PROBE_TLS_C_READ_RET },
-	{ "SSL_read_ex", 0, 0, PROBE_TLS_C_READ_EX },
-	{ "SSL_do_handshake", 1, 1, 0 },
-	{ "SSL_do_handshake", 1, 0, 0 },
-	{ "SSL_ctrl", 0, 0, 0 },
-	{ "SSL_set_connect_state", 0, 0, PROBE_TLS_C_CONNECT },
-	{ "SSL_set_accept_state", 0, 0, PROBE_TLS_C_ACCEPT },
-	{ "SSL_free", 1, 0, 0 },
+	{ "SSL_write", 1, 0, PROBE_TLS_C_WRITE, 1 },
+	{ "SSL_write_ex", 0, 0, PROBE_TLS_C_WRITE, 1 },
+	{ "SSL_read", 1, 1, PROBE_TLS_C_READ_RET, 2 },
+	{ "SSL_read", 1, 0, PROBE_TLS_C_READ, 2 },
+	{ "SSL_read_ex", 0, 1, PROBE_TLS_C_READ_RET, 2 },
+	{ "SSL_read_ex", 0, 0, PROBE_TLS_C_READ_EX, 2 },
+	{ "SSL_do_handshake", 1, 1, 0, 0 },
+	{ "SSL_do_handshake", 1, 0, 0, 0 },
+	{ "SSL_ctrl", 0, 0, 0, 0 },
+	{ "SSL_set_connect_state", 0, 0, PROBE_TLS_C_CONNECT, 0 },
+	{ "SSL_set_accept_state", 0, 0, PROBE_TLS_C_ACCEPT, 0 },
+	{ "SSL_free", 1, 0, 0, 0 },
 };
 
 struct tls_att {
@@ -94,6 +122,7 @@ struct tls_att {
 	char lib[160];		/* as the process sees it */
 	struct bpf_link *links[TLS_NPROBES];
 	unsigned int nlinks;
+	unsigned int callees;	/* pairs[] probed at their common callee */
 };
 
 struct tls {
@@ -188,22 +217,97 @@ static struct bpf_program *spec_prog(struct tls *t, const struct probe_spec *s)
 	return t->skel->progs.tls_side;
 }
 
+/* Attach one probe at off in path; 0 or -errno (why says which). */
+static int att_one(struct tls_att *a, const char *path, struct bpf_program *prog, uint64_t off,
+		   int ret, uint64_t cookie, const char *what, char *why, size_t why_len)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie, .retprobe = ret);
+	struct bpf_link *l;
+	int err;
+
+	l = bpf_program__attach_uprobe_opts(prog, a->pid, path, (size_t)off, &o);
+	if (!l) {
+		err = -errno;
+		snprintf(why, why_len, "attaching %s%s: %s", what, ret ? " (return)" : "",
+			 strerror(-err));
+		return err;
+	}
+	a->links[a->nlinks++] = l;
+	return 0;
+}
+
+/*
+ * A pair's common callee: its return (reads) before its entry. Writes:
+ * tls_data at the entry (s, buf, num); reads: the entry stashes buf and
+ * readbytes (SSL_read_ex's semantics), the return hands the plaintext on.
+ */
+static int att_callee(struct tls *t, struct tls_att *a, const char *path, unsigned int pair,
+		      const struct uprobe_callee *c, char *why, size_t why_len)
+{
+	uint64_t off = c->file_off + c->site.delta;
+	char what[64];
+	int err;
+
+	snprintf(what, sizeof(what), "the common callee of %s/%s", pairs[pair].a, pairs[pair].b);
+	if (pair == 0)
+		return att_one(a, path, t->skel->progs.tls_data, off, 0, PROBE_TLS_C_WRITE, what,
+			       why, why_len);
+	err = att_one(a, path, t->skel->progs.tls_data, off, 1, PROBE_TLS_C_READ_RET, what, why,
+		      why_len);
+	if (!err)
+		err = att_one(a, path, t->skel->progs.tls_read_enter, off, 0, PROBE_TLS_C_READ_EX,
+			      what, why, why_len);
+	return err;
+}
+
 /*
  * Attach every probe to the library at path for pid (-1: all processes).
+ * Each pair of wrappers goes to its common callee when one is found (and
+ * signals.http.tls_sites allows it), else to both wrappers' entries.
  * 0, or -errno with nothing left attached.
  */
 static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 {
-	char why[200] = "", where[200];
-	unsigned int i;
+	char why[200] = "", where[200], site[2][512];
+	struct uprobe_callee callee[2];
+	int have[2] = { 0, 0 }, done[2] = { 0, 0 };
+	unsigned int i, p;
 	int err = 0;
 
+	for (p = 0; p < 2; p++) {
+		struct uprobe_func f;
+
+		if (t->ctx->cfg->http.tls_sites == CFG_TLS_SITES_CALLEE) {
+			have[p] = !uprobe_site__find_common_callee(path, pairs[p].a, pairs[p].b,
+								   pairs[p].b_forwards, &callee[p]);
+		} else {
+			memset(&callee[p], 0, sizeof(callee[p]));
+			snprintf(callee[p].why, sizeof(callee[p].why),
+				 "signals.http.tls_sites is \"exported\"");
+		}
+		if (have[p]) {
+			snprintf(site[p], sizeof(site[p]), "%s", callee[p].why);
+			continue;
+		}
+		/* the wrappers' own entries: say why, and what their site costs */
+		uprobe_site__find_func(path, pairs[p].a, -1, &f);
+		snprintf(site[p], sizeof(site[p]), "%s/%s at their entries (no common callee: %s): %s",
+			 pairs[p].a, pairs[p].b, callee[p].why, f.site.why);
+	}
 	for (i = 0; i < TLS_NPROBES; i++) {
 		const struct probe_spec *s = &specs[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = s->cookie, .retprobe = s->ret);
 		struct uprobe_func f;
-		struct bpf_link *l;
 
+		if (s->pair && have[s->pair - 1]) {
+			p = (unsigned int)s->pair - 1;
+			if (done[p])
+				continue;
+			done[p] = 1;
+			err = att_callee(t, a, path, p, &callee[p], why, sizeof(why));
+			if (err)
+				break;
+			continue;
+		}
 		err = uprobe_site__find_func(path, s->func, -1, &f);
 		if (err == -ENOENT && !s->required) {
 			err = 0;
@@ -214,15 +318,10 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 				 err == -ENOENT ? "not defined" : strerror(-err));
 			break;
 		}
-		l = bpf_program__attach_uprobe_opts(spec_prog(t, s), a->pid, path,
-						    (size_t)(f.file_off + f.site.delta), &o);
-		if (!l) {
-			err = -errno;
-			snprintf(why, sizeof(why), "attaching %s%s: %s", s->func,
-				 s->ret ? " (return)" : "", strerror(-err));
+		err = att_one(a, path, spec_prog(t, s), f.file_off + f.site.delta, s->ret, s->cookie,
+			      s->func, why, sizeof(why));
+		if (err)
 			break;
-		}
-		a->links[a->nlinks++] = l;
 	}
 	if (err) {
 		for (i = 0; i < a->nlinks; i++)
@@ -234,10 +333,17 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 		return err;
 	}
 	a->used = 1;
+	a->callees = (unsigned int)(have[0] + have[1]);
 	t->attached++;
+	att_where(a, where, sizeof(where));
 	if (!t->ctx->check_only)
-		fprintf(stderr, "probe: tls: attached %u probes to %s\n", a->nlinks,
-			att_where(a, where, sizeof(where)));
+		fprintf(stderr, "probe: tls: attached %u probes to %s%s\n", a->nlinks, where,
+			a->callees == 2 ? " (reads and writes at their common callees: one trap a call)" :
+			"");
+	/* where each probe sits is detail for -v and --check */
+	if (t->ctx->verbose || t->ctx->check_only)
+		fprintf(stderr, "probe: tls: %s: %s: %s; %s: %s\n", where, pairs[1].what, site[1],
+			pairs[0].what, site[0]);
 	return 0;
 }
 
@@ -361,12 +467,15 @@ static unsigned int att_count(const struct tls *t)
 
 static void update_note(struct tls *t)
 {
-	unsigned int n = att_count(t);
+	unsigned int i, n = att_count(t), fast = 0;
 
+	for (i = 0; i < TLS_MAX_ATT; i++)
+		fast += t->att[i].used && t->att[i].callees == 2;
 	if (n)
-		snprintf(t->note, sizeof(t->note), "TLS: libssl uprobes on %u %s%s", n,
+		/* the signal's line is long already: -v and --check detail the sites */
+		snprintf(t->note, sizeof(t->note), "TLS: libssl uprobes on %u %s%s, %u via callees", n,
 			 t->ctx->filter ? "(process, library) pair" : "library file",
-			 n == 1 ? "" : "s");
+			 n == 1 ? "" : "s", fast);
 	else
 		snprintf(t->note, sizeof(t->note), "TLS: no libssl mapped by %s yet (rescanned)",
 			 t->ctx->filter ? "the followed processes" : "any process");
