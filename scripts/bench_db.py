@@ -18,19 +18,16 @@ Prints per-workload medians with min and max, the ratio of medians, and the
 median over rounds of the per-round ratio. The machine is shared: rounds
 differ, hence several of them and medians.
 """
-import glob
 import json
 import os
-import pwd
 import re
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import PgRedis, pg_bin
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.join(ROOT, os.environ.get("PROBE_BUILD", "build"))
@@ -40,67 +37,6 @@ SECS = int(os.environ.get("SECS", "6"))            # pgbench -T
 REQS = int(os.environ.get("REQS", "100000"))       # redis-benchmark -n
 MODE = os.environ.get("MODE", "default")
 ONLY = [w for w in os.environ.get("ONLY", "").split(",") if w]  # workload names
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"nothing listening on {port}")
-
-
-def pg_bin(name):
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        sys.exit("PostgreSQL server binaries not installed (scripts/setup.sh --test)")
-    return found[-1]
-
-
-class Servers:
-    def __init__(self):
-        pw = pwd.getpwnam("postgres")
-        self.tmp = tempfile.mkdtemp(prefix="probe-bench-db-")
-        os.chown(self.tmp, pw.pw_uid, pw.pw_gid)
-        data = os.path.join(self.tmp, "pg")
-        as_pg = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[], cwd=self.tmp)
-        subprocess.run([pg_bin("initdb"), "-D", data, "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--locale=C"], check=True, capture_output=True, **as_pg)
-        self.pg_port, self.redis_port = free_port(), free_port()
-        self.pg = subprocess.Popen([pg_bin("postgres"), "-D", data, "-h", "127.0.0.1", "-p",
-                                    str(self.pg_port), "-k", self.tmp, "-c", "fsync=off"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **as_pg)
-        self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind",
-                                       "127.0.0.1", "--save", "", "--appendonly", "no",
-                                       "--dir", self.tmp], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-        wait_port(self.pg_port)
-        wait_port(self.redis_port)
-        subprocess.run([pg_bin("pgbench"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U",
-                        "postgres", "-i", "-s", "4", "-q", "postgres"], check=True,
-                       capture_output=True)
-
-    def close(self):
-        self.redis.kill()
-        self.redis.wait()
-        self.pg.send_signal(signal.SIGINT)
-        try:
-            self.pg.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.pg.kill()
-            self.pg.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def redis_rps(out):
@@ -181,7 +117,7 @@ def one(srv, cmd, parse, args):
 
 def main():
     args = probe_args()
-    srv = Servers()
+    srv = PgRedis("probe-bench-db-")
     res = {w[0]: {"off": [], "on": []} for w in WORKLOADS}
     cpu = {w[0]: {"off": [], "on": []} for w in WORKLOADS}
     try:

@@ -16,24 +16,10 @@ import tempfile
 import time
 import urllib.request
 
+from benchlib import free_port, wait_port
+
 SERIES = 10000
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"bench-export: nothing on port {port}")
 
 
 def start_nginx(d, port):

@@ -44,6 +44,7 @@
 #include "loader/signal.h"
 #include "loader/signals.h"
 #include "proc/attrib.h"
+#include "proc/peer_names.h"
 #include "proc/uprobe_site.h"
 #include "signals/tls.h"
 
@@ -513,23 +514,11 @@ static void sanitize(char *dst, size_t dlen, const char *src, size_t n)
 	dst[i] = 0;
 }
 
-static void fmt_addr(char *buf, size_t len, int family, const __u8 *addr, unsigned int port)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (family == AF_INET && inet_ntop(AF_INET, addr, ip, sizeof(ip)))
-		snprintf(buf, len, "%s:%u", ip, port);
-	else if (family == AF_INET6 && inet_ntop(AF_INET6, addr, ip, sizeof(ip)))
-		snprintf(buf, len, "[%s]:%u", ip, port);
-	else
-		snprintf(buf, len, "?");
-}
-
 int tls__record(struct tls *t, const void *data, size_t len)
 {
 	const struct probe_tls_hs *r = data;
-	char comm[PROBE_COMM_LEN + 1], exe[PROBE_COMM_LEN + 1], sni[PROBE_TLS_SNI_LEN + 1];
-	char peer[INET6_ADDRSTRLEN + 16], local[INET6_ADDRSTRLEN + 16];
+	char comm[PROBE_COMM_LEN + 1], exe[PROBE_COMM_LEN + 1], sni[PEER_NAMES_TEXT_MAX];
+	char peer[PEER_NAMES_TEXT_MAX], local[INET6_ADDRSTRLEN + 16];
 	struct series *se;
 	struct label l[5 + ATTRIB_NLABELS];
 
@@ -548,23 +537,26 @@ int tls__record(struct tls *t, const void *data, size_t len)
 		snprintf(exe, sizeof(exe), "?");
 	sni[0] = 0;
 	if (r->sni_len)
-		sanitize(sni, sizeof(sni), r->sni, r->sni_len);
+		sanitize(sni, sizeof(sni), r->sni,
+			 r->sni_len < PROBE_TLS_SNI_LEN ? r->sni_len : PROBE_TLS_SNI_LEN);
 	l[0] = (struct label){ "comm", comm };
 	l[1] = (struct label){ "exe", exe };
 	if (r->role == PROBE_ROLE_CLIENT) {
-		/* the name the client asked for, else the address it called */
-		fmt_addr(peer, sizeof(peer), r->family, r->raddr, r->rport);
+		/* the name the client asked for, else the one it resolved, else the address */
+		peer_names__addr(peer, sizeof(peer), r->family, r->raddr, r->rport);
+		if (!sni[0])
+			peer_names__format(t->ctx->peers, sni, sizeof(sni), r->family, r->raddr,
+					   r->rport);
 		l[2] = (struct label){ "role", "client" };
-		l[3] = (struct label){ "host", sni[0] ? sni : peer };
+		l[3] = (struct label){ "host", sni };
 	} else {
 		/*
 		 * A server: the address it serves on; clients by address only
 		 * (their ephemeral ports would make a series per connection).
 		 */
-		fmt_addr(local, sizeof(local), r->family, r->laddr, r->lport);
-		fmt_addr(peer, sizeof(peer), r->family, r->raddr, 0);
-		if (r->family == AF_INET || r->family == AF_INET6)
-			*strrchr(peer, ':') = 0;
+		peer_names__addr(local, sizeof(local), r->family, r->laddr, r->lport);
+		peer_names__addr(peer, sizeof(peer), r->family, r->raddr, 0);
+		*strrchr(peer, ':') = 0;
 		if (peer[0] == '[')
 			memmove(peer, peer + 1, strlen(peer));
 		if (peer[0] && peer[strlen(peer) - 1] == ']')
