@@ -136,10 +136,11 @@ def read_log(path):
 
 
 
-@pytest.fixture
-def nginx(procs):
-    """nginx (Debian) serving static files on 127.0.0.1, its config in a temp dir."""
-    d = tempfile.mkdtemp(prefix="probe-http-nginx-")
+def run_nginx(procs, prefix, server, http_extra=""):
+    """nginx (Debian) on a free 127.0.0.1 port serving static files (index.html,
+    static/app.js), its config in a temp dir. server(port, html): the server
+    block's directives. A generator for fixtures: yields (process, port)."""
+    d = tempfile.mkdtemp(prefix=prefix)
     os.chmod(d, 0o755)
     html = os.path.join(d, "html")
     os.makedirs(os.path.join(html, "static"))
@@ -164,8 +165,7 @@ error_log {d}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
     access_log off;
-    sendfile on;
-    tcp_nopush on;
+    {http_extra}
     keepalive_requests 100000;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
@@ -174,9 +174,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     default_type text/html;
     server {{
-        listen 127.0.0.1:{port};
-        root {html};
-        location = /fail {{ return 503; }}
+{server(port, html)}
     }}
 }}
 """)
@@ -198,6 +196,15 @@ http {{
     except subprocess.TimeoutExpired:
         p.kill()
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def nginx(procs):
+    """nginx serving static files and a 503 on /fail, plain HTTP."""
+    yield from run_nginx(procs, "probe-http-nginx-", lambda port, html: f"""\
+        listen 127.0.0.1:{port};
+        root {html};
+        location = /fail {{ return 503; }}""", http_extra="sendfile on;\n    tcp_nopush on;")
 
 
 def assert_no_secret(*texts):

@@ -5,17 +5,14 @@ libssl only after the probe started, and a TLS server answering garbage."""
 import json
 import os
 import re
-import signal
-import socket
 import shutil
-import subprocess
 import tempfile
 import time
 
 import pytest
 
-from conftest import PROBE, fixture, run, summary
-from test_http import FIXSRC, PY, Procs, free_port, wait_ready
+from conftest import PROBE, run
+from test_http import FIXSRC, PY, Procs, go, run_nginx, stop_probe, wait_ready
 
 OPENAI = "api.openai.test"
 ANTHROPIC = "api.anthropic.test"
@@ -50,66 +47,13 @@ def cert():
 def nginx_tls(procs, cert):
     """nginx (Debian) serving HTTPS on 127.0.0.1: static files, a 503, a JSON API."""
     crt, key = cert
-    d = tempfile.mkdtemp(prefix="probe-tls-nginx-")
-    os.chmod(d, 0o755)
-    html = os.path.join(d, "html")
-    os.makedirs(os.path.join(html, "static"))
-    for name, body in (("index.html", "<html>index</html>\n"),
-                       ("static/app.js", "console.log('x');\n" * 50)):
-        with open(os.path.join(html, name), "w") as f:
-            f.write(body)
-    for root, dirs, files in os.walk(d):
-        for x in dirs:
-            os.chmod(os.path.join(root, x), 0o755)
-        for x in files:
-            os.chmod(os.path.join(root, x), 0o644)
-    port = free_port()
-    conf = os.path.join(d, "nginx.conf")
-    tmp = os.path.join(d, "tmp")
-    os.makedirs(tmp)
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    keepalive_requests 100000;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    default_type text/html;
-    server {{
+    yield from run_nginx(procs, "probe-tls-nginx-", lambda port, html: f"""\
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {crt};
         ssl_certificate_key {key};
         root {html};
         location = /fail {{ return 503; }}
-        location /v1/ {{ return 200 '{{"ok":true}}'; }}
-    }}
-}}
-""")
-    p = procs.start(["nginx", "-p", d, "-c", conf])
-    deadline = time.time() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.time() > deadline or p.poll() is not None:
-                p.kill()
-                raise AssertionError("nginx did not start: " + p.communicate()[1])
-            time.sleep(0.05)
-    yield p, port
-    p.send_signal(signal.SIGQUIT)
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-    shutil.rmtree(d, ignore_errors=True)
+        location /v1/ {{ return 200 '{{"ok":true}}'; }}""")
 
 
 def tls_client(procs, port, name, n, *paths, late=0.0, raw=False):
@@ -121,20 +65,6 @@ def tls_client(procs, port, name, n, *paths, late=0.0, raw=False):
     p = procs.start(cmd)
     wait_ready(p, "tls_client")
     return p
-
-
-def go(cli, timeout=60):
-    cli.stdin.write("go\n")
-    cli.stdin.flush()
-    out, err = cli.communicate(timeout=timeout)
-    assert cli.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def stop_probe(pr):
-    code, out, err = pr.stop()
-    assert code == 0, err
-    return summary(out), out, err
 
 
 def server_rows(summ, comm):
