@@ -4,7 +4,8 @@
 # nginx (Debian nginx-light, 1 worker on CPU 0, a 612-byte static file) and
 # wrk (CPU 1, 32 keep-alive connections) on loopback, for SECONDS (10) per
 # run, ROUNDS (5) rounds; each round runs, in rotating order: no probe, the
-# probe host-wide with only the http signal, the probe host-wide on its
+# floor (empty programs on the probe's tracepoints), the probe host-wide
+# with only the http signal, the probe host-wide on its
 # embedded defaults, and bpftrace's HTTP latency script on the same
 # tracepoints (scripts/bt/http-latency.bt; skipped without bpftrace), each
 # measured once ready. Prints every run, then medians with min-max, req/s
@@ -30,4 +31,7 @@ fi
 for t in nginx wrk taskset; do
 	command -v "$t" >/dev/null || { echo "bench-http: $t missing (scripts/setup.sh --test)" >&2; exit 1; }
 done
-exec /usr/bin/python3 scripts/bench_http.py --probe "$probe" --rounds "$rounds" --seconds "$secs"
+# the floor row: empty programs on the same tracepoints (tests/bench/http_floor.bpf.c)
+floor=${PROBE_BUILD:-build}/bench/http_floor
+make -s OUT="${PROBE_BUILD:-build}" "$floor" >&2 || echo "bench-http: no floor row ($floor did not build)" >&2
+exec /usr/bin/python3 scripts/bench_http.py --probe "$probe" --floor "$floor" --rounds "$rounds" --seconds "$secs"

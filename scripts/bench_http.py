@@ -4,6 +4,10 @@ alternating, in one run. Called by scripts/bench-http.sh; see there.
 
 Configurations, each run once per round (the order rotates every round):
   none      nothing attached
+  floor     empty programs of the same type on the same tracepoints as the
+            socket capture (tests/bench/http_floor.bpf.c): what the kernel
+            charges to run any program there, the least a tracer on these
+            hooks can cost
   http      the probe host-wide with every signal off but http (and proc,
             which is always on)
   default   the probe host-wide on its embedded defaults
@@ -137,6 +141,30 @@ def start_bpftrace(script, log):
     return p
 
 
+def start_floor(path, log):
+    """The floor's empty programs, attached once they print "ready"."""
+    p = subprocess.Popen([path], stdout=open(log + ".out", "w"), stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while "ready" not in open(log + ".out").read():
+        if p.poll() is not None or time.time() > deadline:
+            p.kill()
+            p.wait()
+            sys.exit("bench: the floor did not start:\n" + open(log + ".out").read())
+        time.sleep(0.05)
+    time.sleep(2)
+    return p
+
+
+def stop_floor(p):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    return None, None
+
+
 def stop_bpftrace(p, log):
     p.send_signal(signal.SIGINT)
     try:
@@ -258,6 +286,7 @@ def main():
     ap.add_argument("--probe", required=True)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--floor", default=None, help="tests/bench/http_floor, built")
     ap.add_argument("--bpftrace", default=os.path.join(os.path.dirname(__file__), "bt",
                                                       "http-latency.bt"))
     a = ap.parse_args()
@@ -267,7 +296,12 @@ def main():
     ng = start_nginx(d, port)
     http_cfg = os.path.join(d, "http-only.json")
     http_only_config(a.probe, http_cfg)
-    configs = [("none", None), ("http", ["--config", http_cfg]), ("default", [])]
+    configs = [("none", None)]
+    if a.floor and os.access(a.floor, os.X_OK):
+        configs.append(("floor", "floor"))
+    else:
+        print("bench: no floor row (build it: make bench)", flush=True)
+    configs += [("http", ["--config", http_cfg]), ("default", [])]
     if shutil.which("bpftrace"):
         configs.append(("bpftrace", "bt"))
     res = {name: [] for name, _ in configs}
@@ -279,16 +313,20 @@ def main():
                 log = os.path.join(d, f"{name}-{r}")
                 if args == "bt":
                     p = start_bpftrace(a.bpftrace, log)
+                elif args == "floor":
+                    p = start_floor(a.floor, log)
                 else:
                     p = start_probe(a.probe, args, log) if args is not None else None
                 watch = workers(ng.pid) + ([p.pid] if p else [])
                 w = wrk(port, a.seconds, watch)
                 if args == "bt":
                     w["seen"], w["lost"] = stop_bpftrace(p, log)
+                elif args == "floor":
+                    w["seen"], w["lost"] = stop_floor(p)
                 elif p:
                     w["seen"], w["lost"] = stop_probe(p, log)
                 res[name].append(w)
-                extra = f"  probe saw {w['seen']} (lost {w['lost']})" if p else ""
+                extra = f"  probe saw {w['seen']} (lost {w['lost']})" if p and args != "floor" else ""
                 print(f"round {r} {name:8s} {w['rps']:9.0f} req/s  p50 {w['p50']:.3f} ms  "
                       f"p99 {w['p99']:.3f} ms  cpu {w['cpu_us']:.1f} us/req (nginx "
                       f"{w['server_us']:.1f}, wrk {w['wrk_us']:.1f}){extra}", flush=True)
@@ -311,9 +349,11 @@ def main():
     print(f"\n== medians over {a.rounds} alternating rounds of {a.seconds} s "
           f"(shared machine: min-max shown)")
     base_cpu = statistics.median(x["cpu_us"] for x in base)
+    floor_cpu = (statistics.median(x["cpu_us"] for x in res["floor"]) if "floor" in res
+                 else None)
     print(f"{'config':8s} {'req/s':>9s} {'[min-max]':>17s} {'ratio':>6s} {'paired':>7s} "
           f"{'p99 ms':>7s} {'[min-max]':>15s} {'p99 ratio':>9s} {'cpu us/req':>10s} "
-          f"{'kept':>5s} {'+ns/req':>8s}")
+          f"{'kept':>5s} {'+ns/req':>8s} {'>floor':>7s}")
     for name, _ in configs:
         v = res[name]
         rps = statistics.median(x["rps"] for x in v)
@@ -324,13 +364,15 @@ def main():
               f"{max(x['rps'] for x in v):7.0f}] {rps / base_rps:6.3f} {paired:7.3f} "
               f"{p99:7.3f} [{min(x['p99'] for x in v):6.3f}-{max(x['p99'] for x in v):6.3f}] "
               f"{p99 / base_p99:9.3f} {cpu:10.2f} {base_cpu / cpu:5.3f} "
-              f"{(cpu - base_cpu) * 1000:8.0f}")
+              f"{(cpu - base_cpu) * 1000:8.0f} "
+              f"{(cpu - floor_cpu) * 1000 if floor_cpu is not None else float('nan'):7.0f}")
     print("ratio: median req/s over the median without the probe; paired: median of the "
           "per-round ratios.\ncpu us/req: CPU time of nginx's worker, wrk and the probe "
           "process per request (BPF time is charged to the traced processes); kept: the "
           "throughput that cost allows when the CPUs are the limit, robust to other load "
           "on the machine; +ns/req: CPU added per request (nginx, wrk and the tracer), the "
-          "figure that carries over to other machines.")
+          "figure that carries over to other machines; >floor: the same above the floor "
+          "row, the tracer's own work.")
 
 
 if __name__ == "__main__":

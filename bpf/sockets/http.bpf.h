@@ -415,6 +415,55 @@ __noinline int http_find_hdr_end(__u32 off, __u32 n)
 }
 
 /*
+ * Where the headers of the message starting at b[off] end (just past the
+ * empty line), 0 when the empty line is not within n: http_find_hdr_end()
+ * without noting any field, for a server, which needs the fields only
+ * when more bytes follow the headers (a body, or a pipelined request).
+ * Most requests end where their headers do, and this costs a fraction of
+ * the full scan (~200 ns a request here). Global for the same reason.
+ */
+__noinline int http_hdr_end(__u32 off, __u32 n)
+{
+	struct sock_buf *sb = sock_buf_get();
+	__u32 i, k, w, base;
+
+	if (!sb)
+		return 0;
+	if (n > PROBE_SOCK_SCAN)
+		n = PROBE_SOCK_SCAN;
+	if (off >= n)
+		return 0;
+	base = off & ~7U;
+	for (w = 0; w < PROBE_SOCK_SCAN / 8; w++) {
+		__u32 at = base + w * 8;
+		__u64 x, t;
+
+		if (at >= n)
+			break;
+		x = *(__u64 *)&sb->b[HTTP_OFF(at)];
+		x ^= 0x0a0a0a0a0a0a0a0aULL;
+		t = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+		if (!t)
+			continue;
+#pragma unroll
+		for (k = 0; k < 8; k++) {
+			char c;
+
+			i = at + k;
+			if (i < off || i + 1 >= n || sb->b[HTTP_OFF(i)] != '\n')
+				continue;
+			/* the line after this '\n': empty? (as http_line() decides) */
+			c = sb->b[HTTP_OFF(i + 1)];
+			if (c == '\r')
+				return (int)(i + 3);
+			if (c == '\n')
+				return (int)(i + 2);
+		}
+	}
+	return 0;
+}
+
+/*
  * After http_find_hdr_end(): Content-Length and the Host value from the
  * candidate lines it noted. Returns the end offset it found (just past
  * the empty line), 0 when the empty line is not within the window.
@@ -651,6 +700,12 @@ __noinline int http_request_at(struct probe_http_conn *h, __u32 off, __u32 n, __
 	http_push(h, sb, r, r->ts, k ? PROBE_HTTP_F_PIPELINED : 0);
 	if (!k && c->role == PROBE_ROLE_SERVER)
 		http_learn_port(c->lport);
+	if (c->role == PROBE_ROLE_SERVER) {
+		/* headers ending where the bytes do: nothing follows, whatever the fields say */
+		ret = http_hdr_end(off, n);
+		if (ret <= 0 || (__u32)ret >= n)
+			return 0;
+	}
 	off = http_scan_headers(off, n);
 	if (c->role == PROBE_ROLE_CLIENT)
 		http_keep_host(h, sb, r);

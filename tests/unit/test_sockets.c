@@ -108,6 +108,29 @@ static void test_pipelined_requests_answered_in_order(void **state)
 	assert_int_equal(http_rec(2)->status, 500);
 }
 
+/*
+ * A server reads a request whose headers end its payload (the fast path,
+ * no header fields noted), then its body, then the next request: two
+ * requests, neither pipelined, the body never taken for a request.
+ */
+static void test_headers_ending_the_payload_then_body_then_next(void **state)
+{
+	(void)state;
+	shim_conn(KEY, PROBE_PROTO_UNKNOWN, PROBE_ROLE_NONE, 8080, 51000);
+	io("POST /up HTTP/1.1\r\nContent-Length: 14\r\n\r\n", IN);
+	io("name=value&x=1", IN);
+	io("HTTP/1.1 201 Created\r\n\r\n", OUT);
+	io("GET /next HTTP/1.1\r\nHost: x\r\n\r\n", IN);
+	io("HTTP/1.1 200 OK\r\n\r\n", OUT);
+	assert_int_equal(shim_nrecs, 2);
+	assert_int_equal(http_rec(0)->method, PROBE_HTTP_M_POST);
+	assert_int_equal(http_rec(0)->status, 201);
+	assert_false(http_rec(0)->flags & PROBE_HTTP_F_PIPELINED);
+	assert_memory_equal(http_rec(1)->path, "/next", 5);
+	assert_int_equal(http_rec(1)->status, 200);
+	assert_false(http_rec(1)->flags & PROBE_HTTP_F_PIPELINED);
+}
+
 static void test_client_call_keeps_host(void **state)
 {
 	const struct probe_http_req *r;
@@ -262,6 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_server_request_and_response, setup),
 		cmocka_unit_test_setup(test_pipelined_requests_answered_in_order, setup),
+		cmocka_unit_test_setup(test_headers_ending_the_payload_then_body_then_next, setup),
 		cmocka_unit_test_setup(test_client_call_keeps_host, setup),
 		cmocka_unit_test_setup(test_other_protocols_are_given_up, setup),
 		cmocka_unit_test_setup(test_garbage_on_an_http_port_is_unparsed_and_its_answer_not_timed,
