@@ -129,7 +129,8 @@ static const struct family_desc table[FAM_MAX] = {
 		.counters = {
 			[STATS_COUNT] = { "count", "{event}",
 				"HTTP capture problems by reason: not parsed, not timed, "
-				"routes past the per-service cap", "probe.http.capture.problems" },
+				"routes past the per-service cap, request targets cut "
+				"(route_cut)", "probe.http.capture.problems" },
 		},
 	},
 	[FAM_TLS_HANDSHAKE] = {

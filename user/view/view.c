@@ -101,6 +101,18 @@ void view__col(FILE *out, const char *s, unsigned int w)
 	fprintf(out, "%.*s\u2026", (int)(w - 1), s);
 }
 
+void view__col_mid(FILE *out, const char *s, unsigned int w)
+{
+	size_t n = strlen(s), tail;
+
+	if (w < 3 || n <= w) {
+		view__col(out, s, w);
+		return;
+	}
+	tail = (w - 1) / 2;
+	fprintf(out, "%.*s\u2026%s", (int)(w - 1 - tail), s, s + n - tail);
+}
+
 const char *view__bytes(double b, char *buf, size_t len)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };

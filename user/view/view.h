@@ -42,6 +42,8 @@ const char *view__window(const struct view_opts *o, char *buf, size_t len);
 const char *view__rate_window(const struct view_opts *o, char *buf, size_t len);
 /* Write s into a column of width w: cut with a visible "…" (at the end) when longer. */
 void view__col(FILE *out, const char *s, unsigned int w);
+/* The same, cut in the middle: the start and the end of s stay visible. */
+void view__col_mid(FILE *out, const char *s, unsigned int w);
 
 struct view_section {
 	const char *name;	/* as --show/--hide spell it */

@@ -441,7 +441,8 @@ static int http_text(FILE *out, struct store *st, uint64_t now, const struct vie
 					fputc(' ', out);
 				}
 				method_route(mr, sizeof(mr), row->val[2], row->val[3]);
-				view__col(out, mr, name);
+				/* the middle goes: a route's end tells it apart (/{truncated}) */
+				view__col_mid(out, mr, name);
 			}
 			print_row_tail(out, row, o, 0, wide);
 		}
