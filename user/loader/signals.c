@@ -216,16 +216,20 @@ void signals__stop(struct signals *s)
 	/*
 	 * Every signal but proc stops at once (their link releases wait for
 	 * kernel grace periods, which then overlap; tracepoint detaches do
-	 * not, the kernel holds its event mutex across the wait); proc goes
-	 * last: its map is the pid filter the others share.
+	 * not, the kernel holds its event mutex across the wait), and proc's
+	 * links are released beside them; proc's stop (its map, the pid
+	 * filter the others share) goes last.
 	 */
 	for (i = 1; i < NSIGNALS; i++)
 		stops[i - 1] = (struct stop_job){ table[i]->stop, s->state[i], 0, 0 };
-	for (i = 0; i < NSIGNALS - 1; i++)
+	stops[NSIGNALS - 1] = (struct stop_job){ table[0]->detach, s->state[0], 0, 0 };
+	for (i = 0; i < NSIGNALS; i++)
 		jobs[i] = &stops[i];
-	detach__run(stop_one, jobs, NSIGNALS - 1);
-	stops[NSIGNALS - 1] = (struct stop_job){ table[0]->stop, s->state[0], 0, 0 };
-	stop_one(&stops[NSIGNALS - 1]);
+	detach__run(stop_one, jobs, table[0]->detach ? NSIGNALS : NSIGNALS - 1);
+	stops[NSIGNALS - 1].began = mono_ns();
+	if (s->state[0])
+		table[0]->stop(s->state[0]);
+	stops[NSIGNALS - 1].ended = mono_ns();
 	/* -v: which signal's release the exit waited for (see README, start-up and exit) */
 	for (i = 0; s->ctx->verbose && i < NSIGNALS; i++) {
 		const struct stop_job *j = &stops[i];
