@@ -75,6 +75,36 @@ def launch(probe, args, duration=None):
     return took, steps, sigs
 
 
+# The trace events the probe holds under --pid (bpftool perf list), as a peer
+# with empty bodies: what any tracer on them waits for when it lets go.
+PEER_EVENTS = ["syscalls:sys_enter_" + n for n in
+               ("connect", "sendmsg", "sendto", "write", "writev")] + \
+              ["syscalls:sys_exit_" + n for n in
+               ("accept", "accept4", "connect", "brk", "mmap", "mremap", "munmap", "read",
+                "readv", "recvfrom", "recvmsg")] + \
+              ["sched:sched_process_fork", "sched:sched_process_exec", "sched:sched_process_exit",
+               "sock:inet_sock_set_state", "tcp:tcp_retransmit_skb", "tcp:tcp_receive_reset",
+               "tcp:tcp_send_reset"]
+
+
+def peer():
+    """bpftrace on the same trace events: seconds from SIGINT to its exit."""
+    prog = ",\n".join("tracepoint:" + e for e in PEER_EVENTS) + " { }\n"
+    p = subprocess.Popen(["bpftrace", "-e", prog], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    line = p.stdout.readline()
+    if not line.startswith("Attaching"):
+        p.kill()
+        p.wait()
+        return None
+    time.sleep(1.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    p.stdout.read()
+    os.wait4(p.pid, 0)
+    return time.monotonic() - t0
+
+
 def med(v):
     return statistics.median(v) if v else float("nan")
 
@@ -121,6 +151,14 @@ def main():
             print("  each signal's stop (median ms, run side by side): " +
                   ", ".join(f"{k} {med([r[2][k] for r in runs if k in r[2]]):.0f}"
                             for k in sk))
+        bt = [peer() for _ in range(a.n)]
+        bt = [x for x in bt if x is not None]
+        if bt:
+            print(f"{'bpftrace peer':14s} SIGINT->exit median {med(bt):.3f} s "
+                  f"[{min(bt):.3f}-{max(bt):.3f}] (empty programs on the same "
+                  f"{len(PEER_EVENTS)} trace events)")
+        else:
+            print("bpftrace peer: did not start")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         for p in (sleeper, alloc):
