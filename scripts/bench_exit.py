@@ -92,7 +92,11 @@ def peer():
     prog = ",\n".join("tracepoint:" + e for e in PEER_EVENTS) + " { }\n"
     p = subprocess.Popen(["bpftrace", "-e", prog], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
-    line = p.stdout.readline()
+    line = ""
+    for _ in range(5):  # a warning about RLIMIT_MEMLOCK may come first
+        line = p.stdout.readline()
+        if line.startswith("Attaching") or not line:
+            break
     if not line.startswith("Attaching"):
         p.kill()
         p.wait()
@@ -113,6 +117,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--probe", default="./probe")
     ap.add_argument("-n", type=int, default=5)
+    ap.add_argument("--peer-only", action="store_true", help="only the bpftrace row")
     a = ap.parse_args()
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
@@ -131,7 +136,7 @@ def main():
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f}; {a.n} launches per mode; "
               "/metrics on and scraped, webhook sink on")
-        for name, args in modes:
+        for name, args in ([] if a.peer_only else modes):
             args = args + ["--webhook", hook]
             runs = [launch(a.probe, args) for _ in range(a.n)]
             took = [r[0] for r in runs]
