@@ -50,6 +50,19 @@ struct run {
 	unsigned int hide;	/* view sections left out */
 };
 
+/*
+ * -v: how long each step of the exit takes, from the moment the loop
+ * stopped (a signal, the end of -d, or every followed process gone).
+ */
+static uint64_t exit_t0;
+
+static void exit_step(const struct cli *cli, const char *what)
+{
+	if (cli->verbose && exit_t0)
+		fprintf(stderr, "probe: exit +%.1f ms: %s\n",
+			(double)(loop__now_ns() - exit_t0) / 1e6, what);
+}
+
 /* SIGWINCH: the terminal changed size; the next tick redraws. */
 static volatile sig_atomic_t resized;
 
@@ -318,22 +331,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "probe: event loop: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	exit_t0 = loop__now_ns();
+	exit_step(&cli, loop__signal(ctx.loop) ? "stop signal received" : "run ended");
 	loop__drain(ctx.loop);
 	signals__collect(r.sigs, loop__now_ns());
 	if (r.tty)
 		fputc('\n', stdout);	/* after a ^C the terminal echoed, start afresh */
 	render(&r, loop__now_ns(), 1);
 	attrib__print(ctx.attrib, stderr);
+	fflush(stdout);	/* the summary is out before the teardown, which waits on the kernel */
+	exit_step(&cli, "summary printed");
 	ret = PROBE_EXIT_OK;
 
 cleanup:
 	alerting__stop(r.alerting, cli.json && ret == PROBE_EXIT_OK);
+	exit_step(&cli, "alerts stopped");
 	exporter__free(r.exporter);	/* its readers stop before the store goes */
+	exit_step(&cli, "exporter stopped");
 	signals__stop(r.sigs);
+	exit_step(&cli, "every signal stopped");
 	loop__free(ctx.loop);
 	names__free(ctx.names);
 	peer_names__free(ctx.peers);
 	attrib__free(ctx.attrib);
 	store__free(r.store);
+	exit_step(&cli, "memory freed, exiting");
 	return ret;
 }

@@ -318,7 +318,7 @@ def test_receiver_down_or_slow_never_stalls_the_probe(probe_factory, tmp_path):
                            + [{"name": n, "enabled": False}
                               for n in ["route_slow"] + OTHER_RULES],
                            queue=4, retries=2, backoff_s=0.1)
-        pr = probe_factory("--pid", str(app.pid), "--config", cfg, "--json", "-i", "1")
+        pr = probe_factory("--pid", str(app.pid), "--config", cfg, "--json", "-i", "1", "-v")
         app.traffic()
         time.sleep(10)
         assert pr.proc.poll() is None
@@ -326,6 +326,10 @@ def test_receiver_down_or_slow_never_stalls_the_probe(probe_factory, tmp_path):
         code, out, err = pr.stop()
         assert code == 0, err
         assert time.time() - t0 < 10        # shutdown is bounded too
+        # the queue's drain, the slow transfer in flight included, ends
+        # within alerts.timeout_s (1 s) of the stop, plus curl's ~1 s tick
+        m = re.search(r"^probe: exit \+([\d.]+) ms: alerts stopped$", err, re.M)
+        assert m and float(m.group(1)) < 2200, m and m.group(0)
         live = [l for l in out.splitlines() if '"type":"interval"' in l]
         assert len(live) >= 8, len(live)    # the view kept its 1 s pace
         st = alerts_line(out)

@@ -512,6 +512,28 @@ def test_route_templates_win_and_routes_are_capped(probe_factory, procs, tmp_pat
     assert summ["http"]["stats"]["route_overflow"] == 3
 
 
+def test_route_longer_than_the_kept_prefix_is_marked_and_counted(probe_factory, procs):
+    """A 200-byte target is cut at 128 bytes in the kernel: its route ends in
+    /{truncated} (the partial last segment dropped) and never merges with the
+    route of its own 128-byte prefix; every cut request is counted."""
+    long = "".join(f"/seg{chr(97 + i % 26)}abcd" for i in range(23))[:200]
+    assert len(long) == 200
+    prefix = long[:128]                       # a whole target of exactly 128 bytes
+    kept = prefix[:prefix.rindex("/")]        # what the cut route keeps
+    short = long[:100]
+    paths = [long] * 3 + [long + f"?token={SECRET}"] * 2 + [prefix] * 2 + \
+            [short + "?q=" + "x" * 200]       # long only with its query: not cut
+    srv, port = c_server(procs)
+    cli = client(procs, port, "keepalive", str(len(paths)), *paths)
+    pr = probe_factory("--pid", str(srv.pid), "--json")
+    go(cli)
+    summ, out, err = stop_probe(pr)
+    assert_no_secret(out, err)
+    got = {route: r["requests"] for (m, route), r in server_rows(summ).items()}
+    assert got == {kept + "/{truncated}": 5, prefix: 2, short: 1}, got
+    assert summ["http"]["stats"]["route_cut"] == 5
+
+
 def pin(pid, cpu):
     """Every thread of pid onto one CPU."""
     for tid in os.listdir(f"/proc/{pid}/task"):

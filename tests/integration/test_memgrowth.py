@@ -274,7 +274,7 @@ def test_exit_and_pid_reuse_host_wide(probe_factory, fixtures, config):
     summ = summary(out)
     old = row(summ, leak.pid, "leak_malloc")
     assert old["alive"] is False and old["suspect"] is False
-    assert old["leak"]["start"] == old_start
+    assert old["leak"]["start"] == int(old_start)
     assert has_frame(top_stack(old), "leak_session_cache")
     cur = row(summ, leak.pid, "steady_alloc")
     assert cur["alive"] is True and cur["suspect"] is False

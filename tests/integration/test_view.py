@@ -390,16 +390,46 @@ def test_call_in_flight_at_start_and_sleep_percentiles():
 
 # ---------------------------------------------------------------- exit and --check
 
+def bpf_objects_of(pid):
+    """Ids of the BPF programs and links process pid holds, from its fdinfo
+    (Debian's bpftool has no pid iterators)."""
+    progs, links = set(), set()
+    fddir = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        m = re.search(r"^link_id:\s*(\d+)", info, re.M)
+        if m:
+            links.add(int(m.group(1)))
+        m = re.search(r"^prog_id:\s*(\d+)", info, re.M)
+        if m:
+            progs.add(int(m.group(1)))
+    return progs, links
+
+
 def test_prompt_exit_after_sigint_and_duration():
     sl = subprocess.Popen(["sleep", "120"])
     try:
         p, t_ready, _ = start_probe("--pid", str(sl.pid), "--json")
+        progs, links = bpf_objects_of(p.pid)
+        assert progs and links, "bpftool shows no program or link of the running probe"
         time.sleep(2)
         t = time.time()
         p.send_signal(signal.SIGINT)
         out, _ = p.communicate(timeout=30)
         after_sigint = time.time() - t
         assert summary(out.decode())["type"] == "summary"
+        # exit means detached: none of its programs or links is left in the kernel
+        prog_ids = {o["id"] for o in json.loads(run(["bpftool", "-j", "prog", "show"]).stdout or "[]")}
+        link_objs = json.loads(run(["bpftool", "-j", "link", "show"]).stdout or "[]")
+        assert not progs & prog_ids, f"programs left after exit: {progs & prog_ids}"
+        assert not links & {o["id"] for o in link_objs}, "links left after exit"
+        assert not [o for o in link_objs if o.get("prog_id") in progs]
+        assert not [l for l in run(["bpftool", "perf", "list"]).stdout.splitlines()
+                    if l.startswith(f"pid {p.pid} ")]
 
         p, t_ready, _ = start_probe("--pid", str(sl.pid), "--json", "-d", "2")
         out, _ = p.communicate(timeout=30)
@@ -411,6 +441,53 @@ def test_prompt_exit_after_sigint_and_duration():
     finally:
         sl.kill()
         sl.wait()
+
+
+def json_numbers(obj, found):
+    """Every pid and start anywhere in obj is a JSON number, and so is every
+    count under an errno object (errno name: calls); collects them."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "errno" and isinstance(v, dict):
+                assert v and all(isinstance(n, int) for n in v.values()), v
+                found.setdefault(k, []).append(v)
+            elif k in ("pid", "start"):
+                assert isinstance(v, int) and not isinstance(v, bool), f"{k}: {v!r} in {obj}"
+                found.setdefault(k, []).append(v)
+            else:
+                json_numbers(v, found)
+    elif isinstance(obj, list):
+        for v in obj:
+            json_numbers(v, found)
+
+
+def test_json_labels_holding_numbers_are_numbers():
+    # a process that makes failing syscalls: rows with its pid and errno
+    code = ("import os, time\n"
+            "end = time.time() + 60\n"
+            "while time.time() < end:\n"
+            "    try: os.stat('/nonexistent-probe-test')\n"
+            "    except OSError: pass\n"
+            "    time.sleep(0.01)\n")
+    py = subprocess.Popen([PY, "-c", code])
+    try:
+        p, _, _ = start_probe("--pid", str(py.pid), "--json", "-d", "3", "-i", "1")
+        out, _ = p.communicate(timeout=60)
+        lines = [json.loads(l) for l in out.decode().splitlines() if l.strip()]
+        assert lines[-1]["type"] == "summary"
+        found = {}
+        for obj in lines:
+            json_numbers(obj, found)
+        assert py.pid in found.get("pid", []), found
+        assert any("ENOENT" in e for e in found.get("errno", [])), found
+        s = summary(out.decode())
+        rows = [r for r in s.get("syscalls", []) if r.get("pid") == py.pid]
+        assert rows, s.get("syscalls")
+        # labels that are not numbers stay strings
+        assert all(isinstance(r["comm"], str) for r in rows)
+    finally:
+        py.kill()
+        py.wait()
 
 
 def test_check_counts_every_live_row():

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "core/families.h"
 #include "core/store.h"
@@ -155,10 +156,16 @@ static void test_screen_fits_and_slow_route_first(void **state)
 			assert_non_null(http);
 			assert_non_null(slow);
 			assert_true(slow < strstr(out, "GET /api/fast"));
-			/* a long route is cut visibly, never silently */
-			assert_non_null(strstr(out, "GET /api/v1/customers/"));
-			assert_null(strstr(out, "thumbnails/large "));
+			/*
+			 * a long route is cut visibly, never silently, in the
+			 * middle: its start and its end (where a route the kernel
+			 * cut says /{truncated}) stay on screen
+			 */
+			assert_non_null(strstr(out, "GET /api/v1/"));
+			assert_null(strstr(out, "acme-corp/orders/line-items/attachments/thumbnails"));
 			assert_non_null(strstr(out, "\xe2\x80\xa6"));
+			if (o.cols >= 100)
+				assert_non_null(strstr(out, "/large "));
 		}
 		free(out);
 	}
@@ -233,6 +240,51 @@ static void test_rate_now_and_server_errors(void **state)
 	store__free(st);
 }
 
+/* Labels that hold numbers come out as JSON numbers, from the declarations. */
+static void test_json_numeric_labels(void **state)
+{
+	static const char *const numeric[] = { "pid", "start", "errno" };
+	cJSON *o = cJSON_CreateObject();
+	unsigned int fam, i, k;
+	char *text;
+
+	(void)state;
+	/* every label with one of these keys, in every family, is declared a number */
+	for (fam = 0; fam < FAM_MAX; fam++) {
+		const struct family_desc *d = families__get(fam);
+
+		for (i = 0; i < d->nlabels; i++)
+			for (k = 0; k < sizeof(numeric) / sizeof(numeric[0]); k++)
+				if (!strcmp(d->labels[i].key, numeric[k]) &&
+				    !(d->labels[i].flags & LABEL_NUMBER))
+					fail_msg("%s.%s is not LABEL_NUMBER", d->name, numeric[k]);
+	}
+	assert_non_null(o);
+	view__json_label(o, FAM_MEM_LEAK, "pid", "4242");
+	view__json_label(o, FAM_MEM_LEAK, "start", "123456789");
+	view__json_label(o, FAM_SYSCALL_ERRNO, "errno", "2");
+	view__json_label(o, FAM_HTTP_SERVER, "route", "/1");
+	view__json_label(o, FAM_ALLOC_SITE, "instance", "77.1");
+	view__json_label(o, FAM_TCP_CONN, "comm", "123");
+	text = cJSON_PrintUnformatted(o);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"pid\":4242,\"start\":123456789,\"errno\":2,"
+			    "\"route\":\"/1\",\"instance\":\"77.1\",\"comm\":\"123\"}");
+	cJSON_free(text);
+	cJSON_Delete(o);
+	/* a value that is not an integer stays a string rather than becoming a wrong number */
+	o = cJSON_CreateObject();
+	assert_non_null(o);
+	view__json_label(o, FAM_MEM_GROWTH, "pid", "12x");
+	view__json_label(o, FAM_MEM_GROWTH, "start", "");
+	view__json_label(o, FAM_MEM_GROWTH, "pid", "99999999999999999999999");
+	text = cJSON_PrintUnformatted(o);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"pid\":\"12x\",\"start\":\"\",\"pid\":\"99999999999999999999999\"}");
+	cJSON_free(text);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_durations_and_bytes),
 		cmocka_unit_test(test_screen_fits_and_slow_route_first),
 		cmocka_unit_test(test_rate_now_and_server_errors),
+		cmocka_unit_test(test_json_numeric_labels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

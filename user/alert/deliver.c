@@ -36,6 +36,12 @@ struct deliver {
 	struct deliver_stats stats[ALERT_MAX_SINKS];
 	uint64_t failures_logged[ALERT_MAX_SINKS];
 	unsigned int seed;
+	/*
+	 * Set by the shutdown (CLOCK_REALTIME ns, atomic: the transfer in
+	 * flight reads it without the lock): what is not delivered by then is
+	 * dropped and counted, and a transfer still running then is cut.
+	 */
+	long long deadline_ns;
 };
 
 static size_t discard(char *p, size_t size, size_t n, void *arg)
@@ -51,6 +57,16 @@ static double now_real(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* curl's progress callback: cut the transfer once the shutdown's deadline passed. */
+static int past_deadline(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct deliver *d = arg;
+	long long end = __atomic_load_n(&d->deadline_ns, __ATOMIC_RELAXED);
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return end && now_real() * 1e9 > (double)end;
 }
 
 /* 1 ok, 0 retry, -1 give up; what (curl's text or the status) for the message. */
@@ -103,8 +119,6 @@ static void log_failure(struct deliver *d, unsigned int i, unsigned int attempts
 static void *worker(void *arg)
 {
 	struct deliver *d = arg;
-	double deadline = 0;
-
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		struct item it;
@@ -117,9 +131,7 @@ static void *worker(void *arg)
 		if (!d->n)
 			break;
 		if (d->stop) {
-			if (!deadline)
-				deadline = now_real() + d->cfg->timeout_s;
-			if (now_real() > deadline) {
+			if (now_real() * 1e9 > (double)d->deadline_ns) {
 				/* what the shutdown could not deliver */
 				while (d->n) {
 					it = d->q[d->head];
@@ -222,6 +234,9 @@ struct deliver *deliver__new(const struct alert_config *cfg, FILE *out)
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 		curl_easy_setopt(c, CURLOPT_USERAGENT, "probe");
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, past_deadline);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	}
 	if (pthread_create(&d->thread, NULL, worker, d)) {
 		err = EAGAIN;
@@ -241,6 +256,13 @@ void deliver__shutdown(struct deliver *d)
 		return;
 	pthread_mutex_lock(&d->mu);
 	d->stop = 1;
+	/*
+	 * The queue gets alerts.timeout_s from now, in all, to drain (a
+	 * resolve that is due is still sent): the transfer in flight is cut
+	 * at the deadline, what is left then is dropped and counted.
+	 */
+	__atomic_store_n(&d->deadline_ns, (long long)((now_real() + d->cfg->timeout_s) * 1e9),
+			 __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	pthread_join(d->thread, NULL);

@@ -38,7 +38,12 @@ struct deliver_stats {
 /* cfg (sinks, queue bound, timeouts) must outlive it; out: the stdout sink's stream. */
 struct deliver *deliver__new(const struct alert_config *cfg, FILE *out);
 void deliver__free(struct deliver *d);
-/* Stop the thread as deliver__free does, keeping the stats readable. */
+/*
+ * Stop the thread as deliver__free does, keeping the stats readable. What
+ * is queued gets alerts.timeout_s in all to go out; a transfer still
+ * running then is cut (within about a second: curl's progress callback)
+ * and what is left is dropped and counted.
+ */
 void deliver__shutdown(struct deliver *d);
 /* Queue ev for every sink that takes it. Never blocks on the network. */
 void deliver__post(struct deliver *d, const struct alert_event *ev);

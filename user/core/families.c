@@ -14,11 +14,12 @@
 
 #define L(k, a)		{ .key = (k), .attr = (a) }
 #define L_HP(k, a, p)	{ .key = (k), .attr = (a), .attr_port = (p), .flags = LABEL_HOSTPORT }
+#define L_N(k, a)	{ .key = (k), .attr = (a), .flags = LABEL_NUMBER }
 
 /* Labels shared by the per-process families. */
-#define L_PID		L("pid", "process.pid")
+#define L_PID		L_N("pid", "process.pid")
 #define L_COMM		L("comm", "process.executable.name")
-#define L_START		L("start", "process.start_time")
+#define L_START		L_N("start", "process.start_time")
 /*
  * Where the process runs (proc/attrib.h), last in every per-process
  * family; "" when not in a container or not in Kubernetes.
@@ -70,7 +71,7 @@ static const struct family_desc table[FAM_MAX] = {
 		.help = "failed syscalls per process by errno",
 		.max_series = 4096,
 		.nlabels = 4 + ATTRIB_NLABELS,
-		.labels = { L_PID, L_COMM, L("syscall", "syscall"), L("errno", "error.type"), L_ATTRIB },
+		.labels = { L_PID, L_COMM, L("syscall", "syscall"), L_N("errno", "error.type"), L_ATTRIB },
 		.ncounters = SYSCALL_ERRNO_NCOUNTERS,
 		.counters = {
 			[SYSCALL_ERRNO_CALLS] = { "calls", "{call}", "failed syscalls by errno",
@@ -128,7 +129,8 @@ static const struct family_desc table[FAM_MAX] = {
 		.counters = {
 			[STATS_COUNT] = { "count", "{event}",
 				"HTTP capture problems by reason: not parsed, not timed, "
-				"routes past the per-service cap", "probe.http.capture.problems" },
+				"routes past the per-service cap, request targets cut "
+				"(route_cut)", "probe.http.capture.problems" },
 		},
 	},
 	[FAM_TLS_HANDSHAKE] = {
@@ -201,7 +203,7 @@ static const struct family_desc table[FAM_MAX] = {
 		.max_series = 2000,
 		.nlabels = 5 + ATTRIB_NLABELS,
 		.labels = { L_PID, L_COMM, L_HP("dest", "server.address", "server.port"),
-			    L("kind", "network.protocol.name"), L("errno", "errno"), L_ATTRIB },
+			    L("kind", "network.protocol.name"), L_N("errno", "errno"), L_ATTRIB },
 		.ncounters = CE_NCOUNTERS,
 		.counters = {
 			[CE_CONNECTS] = { "connects", "{connect}", "failed outbound TCP connects by errno",

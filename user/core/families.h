@@ -30,7 +30,9 @@
  *    name when each sets split_key/split_value: they become one metric
  *    told apart by that extra attribute (connect failures by error_type).
  *    A label flagged LABEL_HOSTPORT holds "host:port" and is exported as
- *    two attributes, attr (the host) and attr_port (the port).
+ *    two attributes, attr (the host) and attr_port (the port). A label
+ *    flagged LABEL_NUMBER always holds a decimal integer (pid, start time,
+ *    errno): the JSON output writes it as a number.
  *  - Listing: families__count() and families__get(i) for i < FAM_MAX walk
  *    every declaration, registered or not; the table is immutable and
  *    lives for the whole program.

@@ -42,6 +42,7 @@ struct store_opts {
 
 /* A label as declared: the key series carry, and how exporters name it. */
 #define LABEL_HOSTPORT	0x1	/* value is "host:port": exported as attr + attr_port */
+#define LABEL_NUMBER	0x2	/* value is a decimal integer: a number in JSON output */
 
 struct label_desc {
 	const char *key;		/* the store's key ("pid") */

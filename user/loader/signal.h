@@ -11,6 +11,9 @@
  *   collect -> every second: read maps, write the store
  *   ready   -> (optional) every signal is started: the run's clock starts
  *   counts  -> events seen and lost, for the probe's own health series
+ *   detach  -> (optional) release the links only, maps and state kept: run
+ *              beside the other signals' stops when stop itself must wait
+ *              for them (proc: its map is the filter the others share)
  *   stop    -> detach and free everything (links, maps, memory)
  *
  * A signal that cannot start reports why and the others keep running.
@@ -75,6 +78,7 @@ struct signal_ops {
 	void (*collect)(void *state, uint64_t now_ns);
 	void (*ready)(void *state, uint64_t now_ns);
 	void (*counts)(void *state, struct signal_counts *c);
+	void (*detach)(void *state);
 	void (*stop)(void *state);
 };
 

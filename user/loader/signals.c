@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
@@ -182,20 +183,32 @@ void signals__collect(struct signals *s, uint64_t now_ns)
 struct stop_job {
 	void (*stop)(void *state);
 	void *state;
+	uint64_t began, ended;	/* CLOCK_MONOTONIC ns, for -v */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static void stop_one(void *p)
 {
 	struct stop_job *j = p;
 
+	j->began = mono_ns();
 	if (j->state)
 		j->stop(j->state);
+	j->ended = mono_ns();
 }
 
 void signals__stop(struct signals *s)
 {
 	struct stop_job stops[NSIGNALS];
 	void *jobs[NSIGNALS];
+	uint64_t t0 = mono_ns();
 	size_t i;
 
 	if (!s)
@@ -203,16 +216,30 @@ void signals__stop(struct signals *s)
 	/*
 	 * Every signal but proc stops at once (their link releases wait for
 	 * kernel grace periods, which then overlap; tracepoint detaches do
-	 * not, the kernel holds its event mutex across the wait); proc goes
-	 * last: its map is the pid filter the others share.
+	 * not, the kernel holds its event mutex across the wait), and proc's
+	 * links are released beside them; proc's stop (its map, the pid
+	 * filter the others share) goes last.
 	 */
 	for (i = 1; i < NSIGNALS; i++)
-		stops[i - 1] = (struct stop_job){ table[i]->stop, s->state[i] };
-	for (i = 0; i < NSIGNALS - 1; i++)
+		stops[i - 1] = (struct stop_job){ table[i]->stop, s->state[i], 0, 0 };
+	stops[NSIGNALS - 1] = (struct stop_job){ table[0]->detach, s->state[0], 0, 0 };
+	for (i = 0; i < NSIGNALS; i++)
 		jobs[i] = &stops[i];
-	detach__run(stop_one, jobs, NSIGNALS - 1);
+	detach__run(stop_one, jobs, table[0]->detach ? NSIGNALS : NSIGNALS - 1);
+	stops[NSIGNALS - 1].began = mono_ns();
 	if (s->state[0])
 		table[0]->stop(s->state[0]);
+	stops[NSIGNALS - 1].ended = mono_ns();
+	/* -v: which signal's release the exit waited for (see README, start-up and exit) */
+	for (i = 0; s->ctx->verbose && i < NSIGNALS; i++) {
+		const struct stop_job *j = &stops[i];
+		size_t t = i + 1 < NSIGNALS ? i + 1 : 0;
+
+		if (j->state)
+			fprintf(stderr, "probe: exit: %-10s stopped in %6.1f ms (from +%.1f to +%.1f ms)\n",
+				table[t]->name, (double)(j->ended - j->began) / 1e6,
+				(double)(j->began - t0) / 1e6, (double)(j->ended - t0) / 1e6);
+	}
 	free(s);
 }
 

@@ -21,6 +21,10 @@
  * core/route.c (templates from the config first, then heuristics); each
  * service keeps at most signals.http.max_routes distinct routes, the rest
  * go to the route "{overflow}" and are counted (http_stats what=route_overflow).
+ * A target longer than the kernel's kept prefix (PROBE_HTTP_PATH_LEN) loses
+ * its last, partial segment and ends in "/{truncated}" (core/route.h), so it
+ * never merges with a shorter route; each such request is counted
+ * (http_stats what=route_cut).
  *
  * At a busy server's rate (tens of thousands of records a second) building
  * label sets for every record would cost more than the capture. A small
@@ -137,6 +141,8 @@ struct http_state {
 	struct dbquery *db;		/* database records from the same rings */
 	struct tls *tls;		/* libssl uprobes: TLS handshakes, plaintext into the rings */
 	uint64_t route_overflow, route_overflow_shown;
+	/* requests whose target the kernel cut (PROBE_HTTP_F_PATH_TRUNC) */
+	uint64_t route_cut, route_cut_shown;
 	uint64_t swept, swept_http, swept_unanswered, swept_unanswered_shown;
 	uint64_t evicted, evicted_shown;
 	uint64_t round;
@@ -343,6 +349,7 @@ static int http_record(struct http_state *s, const void *data, size_t len)
 	}
 	se = e->se;
 	s->route_overflow += e->overflow;
+	s->route_cut += !!(r->flags & PROBE_HTTP_F_PATH_TRUNC);
 	series__add(se, r->hdr.ts_ns, HTTP_REQUESTS, 1);
 	if (r->status >= 400 && r->status < 500)
 		series__add(se, r->hdr.ts_ns, HTTP_ERRORS_4XX, 1);
@@ -794,10 +801,12 @@ static void http_collect(void *state, uint64_t now)
 	add_stat(s, now, "route_overflow", s->route_overflow - s->route_overflow_shown);
 	add_stat(s, now, "dns_unparsed", s->dns_unparsed - s->dns_unparsed_shown);
 	s->dns_unparsed_shown = s->dns_unparsed;
+	add_stat(s, now, "route_cut", s->route_cut - s->route_cut_shown);
 	if (s->evicted > s->evicted_shown)
 		add_stat(s, now, "state_evictions", s->evicted - s->evicted_shown);
 	s->swept_unanswered_shown = s->swept_unanswered;
 	s->route_overflow_shown = s->route_overflow;
+	s->route_cut_shown = s->route_cut;
 	if (s->evicted > s->evicted_shown)
 		s->evicted_shown = s->evicted;
 	dbquery__collect(s->db, now, v, s->kprev);

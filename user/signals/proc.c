@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "proc.skel.h"
+#include "loader/detach.h"
 #include "probe/proc.h"
 #include "config.h"
 #include "loader/features.h"
@@ -147,6 +148,19 @@ static int seed_descendants(int fd)
 		closedir(d);
 	} while (added && !err && ++rounds < 64);
 	return err;
+}
+
+/*
+ * Its links go with everyone else's: released alone after the others they
+ * cost one grace period after another (detach, then the tracepoint's
+ * unregistration), while beside them the waits are shared.
+ */
+static void proc_detach(void *state)
+{
+	struct proc_state *ps = state;
+
+	if (ps)
+		detach__skeleton(ps->skel->skeleton);
 }
 
 static void proc_stop(void *state)
@@ -293,5 +307,6 @@ const struct signal_ops proc_signal = {
 	.start = proc_start,
 	.collect = proc_collect,
 	.counts = proc_counts,
+	.detach = proc_detach,
 	.stop = proc_stop,
 };

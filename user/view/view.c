@@ -101,6 +101,18 @@ void view__col(FILE *out, const char *s, unsigned int w)
 	fprintf(out, "%.*s\u2026", (int)(w - 1), s);
 }
 
+void view__col_mid(FILE *out, const char *s, unsigned int w)
+{
+	size_t n = strlen(s), tail;
+
+	if (w < 3 || n <= w) {
+		view__col(out, s, w);
+		return;
+	}
+	tail = (w - 1) / 2;
+	fprintf(out, "%.*s\u2026%s", (int)(w - 1 - tail), s, s + n - tail);
+}
+
 const char *view__bytes(double b, char *buf, size_t len)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
@@ -122,14 +134,27 @@ const char *view__bytes(double b, char *buf, size_t len)
 	return buf;
 }
 
-void view__json_label(cJSON *obj, const char *key, const char *value)
+static int label_is_number(enum family_id fam, const char *key)
+{
+	const struct family_desc *d = families__get(fam);
+	unsigned int i;
+
+	for (i = 0; d && i < d->nlabels; i++)
+		if (!strcmp(d->labels[i].key, key))
+			return !!(d->labels[i].flags & LABEL_NUMBER);
+	return 0;
+}
+
+void view__json_label(cJSON *obj, enum family_id fam, const char *key, const char *value)
 {
 	char *end;
-	long v;
+	long long v;
 
-	if (value && !strcmp(key, "pid") && *value) {
-		v = strtol(value, &end, 10);
-		if (!*end) {
+	if (value && *value && label_is_number(fam, key)) {
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		/* exact in a double: every pid, errno and start time in ticks is */
+		if (!*end && !errno && v > -(1LL << 53) && v < (1LL << 53)) {
 			cJSON_AddNumberToObject(obj, key, (double)v);
 			return;
 		}

@@ -42,6 +42,8 @@ const char *view__window(const struct view_opts *o, char *buf, size_t len);
 const char *view__rate_window(const struct view_opts *o, char *buf, size_t len);
 /* Write s into a column of width w: cut with a visible "…" (at the end) when longer. */
 void view__col(FILE *out, const char *s, unsigned int w);
+/* The same, cut in the middle: the start and the end of s stay visible. */
+void view__col_mid(FILE *out, const char *s, unsigned int w);
 
 struct view_section {
 	const char *name;	/* as --show/--hide spell it */
@@ -120,8 +122,12 @@ const char *view__dur(uint64_t ns, char *buf, size_t len);
 const char *view__dur_prec(uint64_t ns, int digits, char *buf, size_t len);
 /* One unit system: "812B", "4.3KiB", "18.0MiB", "1.2GiB" */
 const char *view__bytes(double b, char *buf, size_t len);
-/* A numeric label (pid) as a JSON number, anything else as a string. */
-void view__json_label(struct cJSON *obj, const char *key, const char *value);
+/*
+ * A label of family fam as JSON: a number when the family declares it
+ * LABEL_NUMBER (pid, start, errno) and the value is an integer, a string
+ * otherwise (an overflow series' "true", an unknown key).
+ */
+void view__json_label(struct cJSON *obj, enum family_id fam, const char *key, const char *value);
 
 void view__header(FILE *out, const char *title, uint64_t now, const struct view_opts *o,
 		  const char *mode);

@@ -172,10 +172,10 @@ static cJSON *site_json(const struct view_row *r, const struct view_rows *stacks
 
 	if (!e)
 		return NULL;
-	view__json_label(e, "pid", lbl(se, "pid"));
-	cJSON_AddStringToObject(e, "comm", lbl(se, "comm"));
-	cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
-	cJSON_AddStringToObject(e, "site", lbl(se, "site"));
+	view__json_label(e, FAM_ALLOC_SITE, "pid", lbl(se, "pid"));
+	view__json_label(e, FAM_ALLOC_SITE, "comm", lbl(se, "comm"));
+	view__json_label(e, FAM_ALLOC_SITE, "instance", lbl(se, "instance"));
+	view__json_label(e, FAM_ALLOC_SITE, "site", lbl(se, "site"));
 	cJSON_AddNumberToObject(e, "bytes", series__gauge(se, AS_BYTES));
 	cJSON_AddNumberToObject(e, "count", series__gauge(se, AS_COUNT));
 	cJSON_AddNumberToObject(e, "old_bytes", series__gauge(se, AS_OLD_BYTES));
@@ -239,11 +239,11 @@ static void alloc_json(cJSON *obj, struct store *st, uint64_t now, const struct 
 
 		if (!e)
 			break;
-		view__json_label(e, "pid", lbl(se, "pid"));
-		cJSON_AddStringToObject(e, "comm", lbl(se, "comm"));
-		cJSON_AddStringToObject(e, "instance", lbl(se, "instance"));
-		cJSON_AddStringToObject(e, "libc", lbl(se, "libc"));
-		cJSON_AddStringToObject(e, "probes", lbl(se, "probes"));
+		view__json_label(e, FAM_ALLOC_TARGET, "pid", lbl(se, "pid"));
+		view__json_label(e, FAM_ALLOC_TARGET, "comm", lbl(se, "comm"));
+		view__json_label(e, FAM_ALLOC_TARGET, "instance", lbl(se, "instance"));
+		view__json_label(e, FAM_ALLOC_TARGET, "libc", lbl(se, "libc"));
+		view__json_label(e, FAM_ALLOC_TARGET, "probes", lbl(se, "probes"));
 		cJSON_AddBoolToObject(e, "attached", series__gauge(se, TG_ATTACHED) == 1);
 		cJSON_AddBoolToObject(e, "exited", series__gauge(se, TG_EXITED) == 1);
 		cJSON_AddBoolToObject(e, "auto", series__gauge(se, TG_AUTO) == 1);

@@ -300,10 +300,10 @@ static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct v
 		if (!e)
 			break;
 		if (r->pid) {
-			view__json_label(e, "pid", r->pid);
-			cJSON_AddStringToObject(e, "comm", r->comm ? r->comm : "?");
-			cJSON_AddStringToObject(e, "dest", r->dest ? r->dest : "?");
-			cJSON_AddStringToObject(e, "kind", r->kind ? r->kind : "?");
+			view__json_label(e, FAM_TCP_CONN, "pid", r->pid);
+			view__json_label(e, FAM_TCP_CONN, "comm", r->comm ? r->comm : "?");
+			view__json_label(e, FAM_TCP_CONN, "dest", r->dest ? r->dest : "?");
+			view__json_label(e, FAM_TCP_CONN, "kind", r->kind ? r->kind : "?");
 		} else {
 			cJSON_AddStringToObject(e, "overflow", "true");
 		}

@@ -114,7 +114,7 @@ static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 			break;
 		for (k = 0; k < n; k++)
 			if (l[k].value[0])	/* unknown attribution labels are left out */
-				view__json_label(e, l[k].key, l[k].value);
+				view__json_label(e, FAM_DB_QUERY, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "queries", (double)v->counters[DQ_QUERIES]);
 		cJSON_AddNumberToObject(e, "errors", (double)v->counters[DQ_ERRORS]);
 		cJSON_AddNumberToObject(e, "hits", (double)h);

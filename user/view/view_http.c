@@ -441,7 +441,8 @@ static int http_text(FILE *out, struct store *st, uint64_t now, const struct vie
 					fputc(' ', out);
 				}
 				method_route(mr, sizeof(mr), row->val[2], row->val[3]);
-				view__col(out, mr, name);
+				/* the middle goes: a route's end tells it apart (/{truncated}) */
+				view__col_mid(out, mr, name);
 			}
 			print_row_tail(out, row, o, 0, wide);
 		}
@@ -500,8 +501,8 @@ static cJSON *rows_json(const struct hrows *r, const struct view_opts *o, int cl
 			for (k = 0; k < r->nkeys; k++)
 				/* an attribution label that is not known is left out */
 				if (k < r->nkeys - ATTRIB_NLABELS || (row->val[k] && row->val[k][0]))
-					cJSON_AddStringToObject(e, r->keys[k],
-								row->val[k] ? row->val[k] : "");
+					view__json_label(e, client ? FAM_HTTP_CLIENT : FAM_HTTP_SERVER,
+							 r->keys[k], row->val[k] ? row->val[k] : "");
 		cJSON_AddNumberToObject(e, "requests", (double)row->req);
 		cJSON_AddNumberToObject(e, "errors_4xx", (double)row->e4);
 		cJSON_AddNumberToObject(e, "errors_5xx", (double)row->e5);

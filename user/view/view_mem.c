@@ -275,7 +275,7 @@ static void leak_json(cJSON *e, struct store *st, struct series *leak, uint64_t 
 
 	if (!l)
 		return;
-	cJSON_AddStringToObject(l, "start", series__label(leak, "start"));
+	view__json_label(l, FAM_MEM_LEAK, "start", series__label(leak, "start"));
 	cJSON_AddNumberToObject(l, "growth_bytes_per_s", series__gauge(leak, ML_RATE));
 	cJSON_AddNumberToObject(l, "outstanding_bytes", series__gauge(leak, ML_OUTSTANDING));
 	cJSON_AddNumberToObject(l, "growth_s", series__gauge(leak, ML_GROWTH_S));
@@ -315,8 +315,8 @@ static void mem_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 
 		if (!e)
 			break;
-		view__json_label(e, "pid", series__label(row->se, "pid"));
-		cJSON_AddStringToObject(e, "comm", series__label(row->se, "comm"));
+		view__json_label(e, FAM_MEM_GROWTH, "pid", series__label(row->se, "pid"));
+		view__json_label(e, FAM_MEM_GROWTH, "comm", series__label(row->se, "comm"));
 		cJSON_AddBoolToObject(e, "alive", row->alive);
 		cJSON_AddNumberToObject(e, "rss_bytes", series__gauge(row->se, MG_RSS));
 		cJSON_AddNumberToObject(e, "rss_anon_bytes", series__gauge(row->se, MG_RSS_ANON));

@@ -83,7 +83,7 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 			break;
 		for (k = 0; k < n; k++)
 			if (l[k].value[0])	/* unknown attribution labels are left out */
-				view__json_label(e, l[k].key, l[k].value);
+				view__json_label(e, FAM_SYSCALL, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "calls", (double)row->vs.counters[SYSCALL_CALLS]);
 		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[SYSCALL_ERRORS]);
 		cJSON_AddNumberToObject(e, "seconds", row->vs.seconds);

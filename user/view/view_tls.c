@@ -124,7 +124,7 @@ static void tls_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 			break;
 		for (k = 0; k < n; k++)
 			if (l[k].value[0])	/* unknown attribution labels are left out */
-				view__json_label(e, l[k].key, l[k].value);
+				view__json_label(e, FAM_TLS_HANDSHAKE, l[k].key, l[k].value);
 		cJSON_AddNumberToObject(e, "handshakes", (double)v->counters[TLS_HS_HANDSHAKES]);
 		cJSON_AddNumberToObject(e, "failures", (double)v->counters[TLS_HS_FAILURES]);
 		cJSON_AddNumberToObject(e, "seconds", v->seconds);
