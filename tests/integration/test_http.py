@@ -512,6 +512,29 @@ def test_route_templates_win_and_routes_are_capped(probe_factory, procs, tmp_pat
     assert summ["http"]["stats"]["route_overflow"] == 3
 
 
+def test_client_calls_do_not_push_the_services_own_routes_out(probe_factory, procs, tmp_path):
+    """The python app and a python client are one service (comm and executable
+    alike): the client's calls to six paths fill the cap of the calls it makes,
+    not the cap of the routes the app serves."""
+    cfg = tmp_path / "probe.json"
+    cfg.write_text(json.dumps({"signals": {"http": {"max_routes": 2}}}))
+    app = procs.start([PY, os.path.join(FIXSRC, "http_app.py"), str(tmp_path / "app.log")])
+    aport = wait_ready(app, "http_app.py")
+    srv, port = c_server(procs)
+    calls = ["/a1", "/b2", "/c3", "/d4", "/e5", "/f6"]
+    cli = client(procs, port, "keepalive", str(len(calls)), *calls)
+    served = client(procs, aport, "keepalive", "2", "/api/v1/users/x", "/api/v1/fail")
+    pr = probe_factory("--config", str(cfg), "--pid", f"{app.pid},{cli.pid}", "--json")
+    go(cli)
+    go(served)
+    summ, out, err = stop_probe(pr)
+    got = {route: r["requests"] for (m, route), r in server_rows(summ, "python3").items()}
+    assert got == {"/api/v1/users/x": 1, "/api/v1/fail": 1}, got
+    routes = {r["route"]: r["requests"] for r in summ["http"]["provider_routes"]
+              if r["host"] == f"127.0.0.1:{port}"}
+    assert routes == {"/a1": 1, "/b2": 1, "{overflow}": 4}, routes
+
+
 def test_route_longer_than_the_kept_prefix_is_marked_and_counted(probe_factory, procs):
     """A 200-byte target is cut at 128 bytes in the kernel: its route ends in
     /{truncated} (the partial last segment dropped) and never merges with the

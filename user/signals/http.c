@@ -162,12 +162,18 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 }
 
 
-static struct route_set *service_routes(struct http_state *s, const char *comm, const char *exe)
+/*
+ * The routes admitted so far for one service's side: what it serves and
+ * what it calls are capped apart, so a busy client cannot push the
+ * service's own routes to overflow.
+ */
+static struct route_set *service_routes(struct http_state *s, const char *comm, const char *exe,
+					int client)
 {
-	char key[2 * PROBE_COMM_LEN + 2];
+	char key[2 * PROBE_COMM_LEN + 4];
 	struct service **b, *sv;
 
-	snprintf(key, sizeof(key), "%s\x1f%s", comm, exe);
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%c", comm, exe, client ? 'c' : 's');
 	b = &s->services[fnv1a(key, strlen(key), 1469598103934665603ULL) % SERVICE_SLOTS];
 	for (sv = *b; sv; sv = sv->next)
 		if (!strcmp(sv->key, key))
@@ -236,7 +242,7 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 		route__normalize(s->tmpl, r->path, r->path_len < PROBE_HTTP_PATH_LEN ?
 				 r->path_len : PROBE_HTTP_PATH_LEN,
 				 !!(r->flags & PROBE_HTTP_F_PATH_TRUNC), route, sizeof(route));
-		set = service_routes(s, comm, exe);
+		set = service_routes(s, comm, exe, 0);
 		rt = set ? route__set_admit(set, route) : ROUTE_OVERFLOW;
 		*overflow = !strcmp(rt, ROUTE_OVERFLOW);
 		l[2] = (struct label){ "method", method_names[r->method] };
@@ -256,7 +262,7 @@ static struct series *series_for(struct http_state *s, const struct probe_http_r
 	route__normalize(s->tmpl, r->path, r->path_len < PROBE_HTTP_PATH_LEN ?
 			 r->path_len : PROBE_HTTP_PATH_LEN,
 			 !!(r->flags & PROBE_HTTP_F_PATH_TRUNC), route, sizeof(route));
-	set = service_routes(s, comm, exe);
+	set = service_routes(s, comm, exe, 1);
 	rt = set ? route__set_admit(set, route) : ROUTE_OVERFLOW;
 	l[2] = (struct label){ "host", host };
 	l[3] = (struct label){ "peer", peer };
