@@ -113,9 +113,10 @@ static __always_inline int sock_resolve(int fd, struct probe_conn *c)
 	c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	c->sk = (__u64)sk;
-	c->flags |= PROBE_CONN_F_SOCKET;
 	if (type == SOCK_DGRAM)
 		return c->rport == PROBE_DNS_PORT ? 1 : -1;
+	/* TCP only: what the TLS tie (tls_syscall) looks for */
+	c->flags |= PROBE_CONN_F_SOCKET;
 	return 0;
 }
 
