@@ -448,8 +448,7 @@ int BPF_KPROBE(free_enter)
 }
 
 /* A traced process exec'd: its session ends here, before the new image runs. */
-SEC("tracepoint/sched/sched_process_exec")
-int alloc_exec(void *ctx)
+static __always_inline int exec_seen(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, none = 0;
 	__u32 *slot = bpf_map_lookup_elem(&alloc_exec_watch, &tgid);
@@ -457,6 +456,23 @@ int alloc_exec(void *ctx)
 	if (slot)
 		bpf_map_update_elem(&alloc_slot_session, slot, &none, BPF_ANY);
 	return 0;
+}
+
+/*
+ * tp_btf where the kernel has it (its link is released at exit without a
+ * perf event's grace periods under the kernel's event_mutex), else the
+ * classic tracepoint; the loader loads one.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(alloc_exec)
+{
+	return exec_seen();
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int alloc_exec_tp(void *ctx)
+{
+	return exec_seen();
 }
 
 /* Empty: userspace times a probe on one of its own functions with this, to

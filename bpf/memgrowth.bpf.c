@@ -462,8 +462,7 @@ int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 
 /* --- identity: exec starts a new program, exit ends the process --- */
 
-SEC("tracepoint/sched/sched_process_exec")
-int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+static __always_inline int mem_exec(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct probe_mem_proc *p = bpf_map_lookup_elem(&mem_procs, &tgid);
@@ -480,8 +479,7 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exit")
-int sched_process_exit(void *ctx)
+static __always_inline int mem_exit(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -492,4 +490,33 @@ int sched_process_exit(void *ctx)
 	bpf_map_delete_elem(&mem_procs, &tgid);
 	bpf_map_delete_elem(&mem_gate, &tgid);
 	return 0;
+}
+
+/*
+ * tp_btf where the kernel has it, the classic tracepoints otherwise; the
+ * loader loads one pair. A raw tracepoint link is released at exit without
+ * the perf event's two grace periods under the kernel's event_mutex.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec_btf)
+{
+	return mem_exec();
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit_btf)
+{
+	return mem_exit();
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int sched_process_exec(void *ctx)
+{
+	return mem_exec();
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int sched_process_exit(void *ctx)
+{
+	return mem_exit();
 }

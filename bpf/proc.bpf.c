@@ -15,11 +15,9 @@ struct {
 
 PROBE_STATS_MAP(PROBE_PROC_STAT_MAX);
 
-SEC("tracepoint/sched/sched_process_fork")
-int sched_process_fork(struct trace_event_raw_sched_process_fork *ctx)
+static __always_inline int proc_forked(__u32 child)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 child = ctx->child_pid;
 	struct probe_proc_fork *r;
 	__u8 one = 1;
 
@@ -48,8 +46,7 @@ int sched_process_fork(struct trace_event_raw_sched_process_fork *ctx)
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exit")
-int sched_process_exit(void *ctx)
+static __always_inline int proc_exited(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -79,4 +76,35 @@ int sched_process_exit(void *ctx)
 	r->pad = 0;
 	bpf_ringbuf_submit(r, probe_rb_flags(&proc_events));
 	return 0;
+}
+
+/*
+ * Two hook sets with the same bodies; the loader loads one. tp_btf (raw,
+ * BTF-typed) is preferred: a program on a classic tracepoint is a perf
+ * event, and releasing the last one on a trace event holds the kernel's
+ * event_mutex across two RCU grace periods (~50 ms each here, one trace
+ * event after another, at exit), which a raw tracepoint link does not.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return proc_forked(child->pid);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit_btf)
+{
+	return proc_exited();
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int sched_process_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	return proc_forked(ctx->child_pid);
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int sched_process_exit(void *ctx)
+{
+	return proc_exited();
 }

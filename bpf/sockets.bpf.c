@@ -320,15 +320,13 @@ fault:
  * context (softirq for a peer's reset), so the owner comes from the socks
  * map, and the state is forgotten only if its fd still holds this socket.
  */
-SEC("tracepoint/sock/inet_sock_set_state")
-int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+static __always_inline int sock_state(__u64 sk, int protocol, int newstate)
 {
-	__u64 sk = (__u64)ctx->skaddr, *key, k;
+	__u64 *key, k;
 	struct probe_conn *c;
 
-	if (ctx->protocol != IPPROTO_TCP ||
-	    (ctx->newstate != TCP_FIN_WAIT1 && ctx->newstate != TCP_LAST_ACK &&
-	     ctx->newstate != TCP_CLOSE))
+	if (protocol != IPPROTO_TCP ||
+	    (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE))
 		return 0;
 	key = bpf_map_lookup_elem(&socks, &sk);
 	if (!key)
@@ -342,6 +340,23 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		conn_forget(k);
 	}
 	return 0;
+}
+
+/*
+ * The same from tp_btf where the kernel has it (the loader loads one): a
+ * classic tracepoint is a perf event, released at exit with two grace
+ * periods under the kernel's event_mutex; a raw tracepoint link is not.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state_btf, const struct sock *sk, int oldstate, int newstate)
+{
+	return sock_state((__u64)sk, sk->sk_protocol, newstate);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return sock_state((__u64)ctx->skaddr, ctx->protocol, ctx->newstate);
 }
 
 static __always_inline int on_new_conn(long fd)

@@ -19,6 +19,7 @@
  * connects and closes are rare next to syscalls, so records cost little.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_endian.h>
 #include "lib/common.bpf.h"
 #include "lib/core_fixes.bpf.h"
 #include "probe/conn.h"
@@ -112,37 +113,35 @@ static __always_inline void owner_fill(struct probe_conn_sock *o, __u64 now)
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-static __always_inline int on_syn_sent(struct trace_event_raw_inet_sock_set_state *ctx,
-				       __u64 sk)
+/*
+ * The socket's fields are read from the socket with CO-RE probe reads, the
+ * values the tracepoint copies (inet_sock_set_state's TP_fast_assign),
+ * so one body serves both hooks; these reads happen only on the rare
+ * paths (a connect starting, a followed socket changing state).
+ */
+static __always_inline __u16 sk_sport(const struct sock *sk)
+{
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
+static __always_inline int on_syn_sent(const struct sock *sk_ptr, __u64 sk)
 {
 	struct probe_conn_sock o = {};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct probe_conn_rec *r;
 	struct conn_call *c;
-	__u64 v6a, v6b;
-	__u32 v4;
 
 	/* Attribution happens here, so the --pid filter does too. */
 	if (!probe_wanted(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	owner_fill(&o, now);
-	o.family = ctx->family;
-	o.dport = ctx->dport;
-	/*
-	 * Both address fields are loaded unconditionally: the verifier only
-	 * allows context loads at fixed offsets, and a branch between the two
-	 * arrays compiles to a pointer select it rejects.
-	 */
-	v4 = *(__u32 *)ctx->daddr;
-	v6a = *(__u64 *)&ctx->daddr_v6[0];
-	v6b = *(__u64 *)&ctx->daddr_v6[8];
-	if (o.family == AF_INET) {
-		*(__u32 *)o.daddr = v4;
-	} else {
-		*(__u64 *)&o.daddr[0] = v6a;
-		*(__u64 *)&o.daddr[8] = v6b;
-	}
+	o.family = BPF_CORE_READ(sk_ptr, __sk_common.skc_family);
+	o.dport = bpf_ntohs(BPF_CORE_READ(sk_ptr, __sk_common.skc_dport));
+	if (o.family == AF_INET)
+		*(__u32 *)o.daddr = BPF_CORE_READ(sk_ptr, __sk_common.skc_daddr);
+	else
+		BPF_CORE_READ_INTO(&o.daddr, sk_ptr, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	if (bpf_map_update_elem(&conn_socks, &sk, &o, BPF_ANY)) {
 		probe_stat_inc(&stats, PROBE_CONN_STAT_SOCKS_FULL);
 		return 0;
@@ -158,10 +157,10 @@ static __always_inline int on_syn_sent(struct trace_event_raw_inet_sock_set_stat
 	return 0;
 }
 
-static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state *ctx,
-				     __u64 sk, struct probe_conn_sock *o, __u64 now)
+static __always_inline void on_close(const struct sock *sk_ptr, int oldstate, __u64 sk,
+				     struct probe_conn_sock *o, __u64 now)
 {
-	int err = BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err);
+	int err = BPF_CORE_READ(sk_ptr, sk_err);
 	struct probe_conn_rec *r;
 
 	if (!o->t_est) {
@@ -172,7 +171,7 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 		 * up. It is the reason all the same.
 		 */
 		if (!err)
-			err = BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err_soft);
+			err = BPF_CORE_READ(sk_ptr, sk_err_soft);
 		if (!err)
 			err = o->soft_err;
 		if (!err) {
@@ -196,8 +195,8 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 			r->dur_ns = now - o->t_start;
 			r->outcome = PROBE_CONN_FAILED;
 			r->err = err;
-			r->state = ctx->oldstate;
-			r->sport = ctx->sport;
+			r->state = oldstate;
+			r->sport = sk_sport(sk_ptr);
 			rec_send(r);
 		}
 	} else if (!o->t_end) {
@@ -206,26 +205,23 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 		if (r) {
 			r->dur_ns = now - o->t_est;
 			r->err = err;
-			r->state = ctx->oldstate;
-			r->sport = ctx->sport;
+			r->state = oldstate;
+			r->sport = sk_sport(sk_ptr);
 			rec_send(r);
 		}
 	}
 	bpf_map_delete_elem(&conn_socks, &sk);
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* A TCP socket changed state (the protocol is checked by the caller). */
+static __always_inline int set_state(const struct sock *sk_ptr, int oldstate, int newstate)
 {
-	__u64 sk = (__u64)ctx->skaddr, now;
+	__u64 sk = (__u64)sk_ptr, now;
 	struct probe_conn_sock *o;
 	struct probe_conn_rec *r;
-	int newstate = ctx->newstate;
 
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
 	if (newstate == TCP_SYN_SENT)
-		return on_syn_sent(ctx, sk);
+		return on_syn_sent(sk_ptr, sk);
 	o = bpf_map_lookup_elem(&conn_socks, &sk);
 	if (!o)
 		return 0;	/* not an outbound socket we followed */
@@ -239,8 +235,8 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		if (r) {
 			r->dur_ns = now - o->t_start;
 			r->outcome = PROBE_CONN_OK;
-			r->state = ctx->oldstate;
-			r->sport = ctx->sport;
+			r->state = oldstate;
+			r->sport = sk_sport(sk_ptr);
 			rec_send(r);
 		}
 		return 0;
@@ -256,13 +252,13 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		r = rec_new(PROBE_REC_CONN_END, o, sk, now);
 		if (r) {
 			r->dur_ns = now - o->t_est;
-			r->state = ctx->oldstate;
-			r->sport = ctx->sport;
+			r->state = oldstate;
+			r->sport = sk_sport(sk_ptr);
 			rec_send(r);
 		}
 		return 0;
 	case TCP_CLOSE:
-		on_close(ctx, sk, o, now);
+		on_close(sk_ptr, oldstate, sk, o, now);
 		return 0;
 	}
 	return 0;
@@ -280,6 +276,55 @@ static __always_inline void sock_event(__u64 sk, __u16 type, int state, int need
 		r->state = state;
 		rec_send(r);
 	}
+}
+
+/*
+ * Each hook twice, with the same body: tp_btf (typed arguments, the socket
+ * read with plain loads) where the kernel has it, the classic tracepoint
+ * otherwise; the loader loads one of each pair. A program on a classic
+ * tracepoint is a perf event, and the last one released from a trace event
+ * holds the kernel's event_mutex across two RCU grace periods (~50 ms each
+ * here, one trace event after another, at exit); a raw tracepoint link
+ * does not.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state_btf, const struct sock *sk, int oldstate, int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	return set_state(sk, oldstate, newstate);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit_skb_btf, const struct sock *sk)
+{
+	/* SYN retransmits count too: they are how a connect waits. */
+	sock_event((__u64)sk, PROBE_REC_CONN_RETRANS, sk->__sk_common.skc_state, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(tcp_receive_reset_btf, struct sock *sk)
+{
+	/* An RST to our SYN is a refused connect, reported with its outcome. */
+	sock_event((__u64)sk, PROBE_REC_CONN_RST_IN, sk->__sk_common.skc_state, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tcp_send_reset_btf, const struct sock *sk)
+{
+	if (sk)	/* NULL: a reply to a segment for no socket */
+		sock_event((__u64)sk, PROBE_REC_CONN_RST_OUT, sk->__sk_common.skc_state, 0);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	return set_state((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")

@@ -75,8 +75,10 @@ def launch(probe, args, duration=None):
     return took, steps, sigs
 
 
-# The trace events the probe holds under --pid (bpftool perf list), as a peer
-# with empty bodies: what any tracer on them waits for when it lets go.
+# The trace events the probe held as perf events under --pid (bpftool perf
+# list) before its sched, sock and tcp hooks moved to tp_btf, as a peer with
+# empty bodies: what any tracer on them waits for when it lets go. The probe
+# now holds only the 16 syscalls:* ones that way (they have no raw form).
 PEER_EVENTS = ["syscalls:sys_enter_" + n for n in
                ("connect", "sendmsg", "sendto", "write", "writev")] + \
               ["syscalls:sys_exit_" + n for n in

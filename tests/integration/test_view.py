@@ -410,12 +410,37 @@ def bpf_objects_of(pid):
     return progs, links
 
 
+def perf_events_of(pid):
+    """(kind, event) of every `bpftool perf list` line held by process pid:
+    kind `tracepoint` (a perf event) or `raw_tracepoint` (tp_btf, raw_tp)."""
+    out = run(["bpftool", "perf", "list"]).stdout
+    held = []
+    for l in out.splitlines():
+        m = re.match(rf"^pid {pid}\s+fd \d+: prog_id \d+\s+(\w+)\s+(\S+)", l)
+        if m:
+            held.append((m.group(1), m.group(2)))
+    return held
+
+
 def test_prompt_exit_after_sigint_and_duration():
+    check = json.loads(run([PROBE, "--check", "--json"]).stdout)
     sl = subprocess.Popen(["sleep", "120"])
     try:
         p, t_ready, _ = start_probe("--pid", str(sl.pid), "--json")
         progs, links = bpf_objects_of(p.pid)
         assert progs and links, "bpftool shows no program or link of the running probe"
+        # Exit waits two grace periods per trace event a perf-event program
+        # holds, one event after another: with tp_btf only the syscalls:*
+        # events (no raw form) are held that way, sched, sock and tcp raw.
+        held = perf_events_of(p.pid)
+        classic = {e for k, e in held if k == "tracepoint"}
+        raw = {e for k, e in held if k == "raw_tracepoint"}
+        assert classic, f"no classic tracepoint listed for the probe: {held}"
+        if check["features"]["tp_btf"]["available"]:
+            assert all(e.startswith(("sys_enter_", "sys_exit_")) for e in classic), classic
+            assert {"sched_process_fork", "sched_process_exit", "sched_process_exec",
+                    "inet_sock_set_state", "tcp_retransmit_skb", "tcp_receive_reset",
+                    "tcp_send_reset"} <= raw, raw
         time.sleep(2)
         t = time.time()
         p.send_signal(signal.SIGINT)

@@ -149,7 +149,8 @@ static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
 
-	signal__hook(st, "uprobes: libc malloc family + free, per process; tp sched_process_exec");
+	signal__hook(st, "uprobes: libc malloc family + free, per process; %s sched_process_exec",
+		     ctx->feat->have[FEAT_TP_BTF] ? "tp_btf" : "tp");
 	if (cfg->alloc.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.alloc.enabled is false");
 		return;
@@ -900,6 +901,8 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 	a->skel->rodata->sample_bytes = cfg->alloc.sample_bytes;
 	a->skel->rodata->track_all = cfg->alloc.mode == CFG_ALLOC_FULL;
 	a->skel->rodata->self_pid = (__u32)ctx->self_pid;
+	bpf_program__set_autoload(a->skel->progs.alloc_exec, ctx->feat->have[FEAT_TP_BTF]);
+	bpf_program__set_autoload(a->skel->progs.alloc_exec_tp, !ctx->feat->have[FEAT_TP_BTF]);
 	err = signal__load(a->skel->skeleton, a->skel->maps.tracked_pids, ctx, st, NULL);
 	if (err)
 		goto err_free;
@@ -907,7 +910,8 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 		*state = a;
 		return 0;
 	}
-	a->exec_link = bpf_program__attach(a->skel->progs.alloc_exec);
+	a->exec_link = bpf_program__attach(ctx->feat->have[FEAT_TP_BTF] ? a->skel->progs.alloc_exec :
+					   a->skel->progs.alloc_exec_tp);
 	if (!a->exec_link) {
 		err = -errno;
 		signal__why(st, SIG_FAILED, "attach sched_process_exec: %s", strerror(-err));

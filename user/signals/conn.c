@@ -89,10 +89,27 @@ static int event_exists(const char *sys, const char *ev)
 	return tracefs__event_id(sys, ev) >= 0;
 }
 
+/*
+ * The socket and TCP events from tp_btf where the kernel allows it: a
+ * classic tracepoint is a perf event, whose release at exit waits two
+ * grace periods under a kernel-wide mutex, one trace event at a time.
+ * The connect syscall events exist only as classic tracepoints.
+ */
+static int use_btf(const struct probe_ctx *ctx)
+{
+	return ctx->feat->have[FEAT_TP_BTF];
+}
+
 static void conn_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
-	signal__hook(st, "tracepoint sock/inet_sock_set_state, tcp/{retransmit_skb,"
-		     "receive_reset,send_reset}, syscalls/sys_{enter,exit}_connect; iter/tcp at start");
+	/* (the hook column holds 127 characters: iter/tcp runs once, at start) */
+	if (use_btf(ctx))
+		signal__hook(st, "tp_btf inet_sock_set_state, tcp_{retransmit_skb,receive_reset,"
+			     "send_reset}; tp syscalls/sys_{enter,exit}_connect; iter/tcp");
+	else
+		signal__hook(st, "tracepoint sock/inet_sock_set_state, tcp/{retransmit_skb,"
+			     "receive_reset,send_reset}, syscalls/sys_{enter,exit}_connect; "
+			     "iter/tcp");
 	if (ctx->cfg->conn.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.conn.enabled is false");
 		return;
@@ -494,7 +511,7 @@ static int load_skel(struct conn_state *s, int with_iter, struct signal_status *
 {
 	struct probe_ctx *ctx = s->ctx;
 	struct tcp_bpf *k;
-	int err;
+	int err, btf;
 
 	k = s->skel = tcp_bpf__open();
 	if (!k) {
@@ -505,11 +522,21 @@ static int load_skel(struct conn_state *s, int with_iter, struct signal_status *
 	k->rodata->filter_pids = ctx->filter;
 	k->rodata->self_pid = (__u32)ctx->self_pid;
 	/* Optional hooks: without them the signal runs with less detail (see plan). */
+	btf = use_btf(ctx);
+	bpf_program__set_autoload(k->progs.inet_sock_set_state_btf, btf);
+	bpf_program__set_autoload(k->progs.inet_sock_set_state, !btf);
+	bpf_program__set_autoload(k->progs.tcp_retransmit_skb_btf,
+				  btf && event_exists("tcp", "tcp_retransmit_skb"));
 	bpf_program__set_autoload(k->progs.tcp_retransmit_skb,
-				  event_exists("tcp", "tcp_retransmit_skb"));
+				  !btf && event_exists("tcp", "tcp_retransmit_skb"));
+	bpf_program__set_autoload(k->progs.tcp_receive_reset_btf,
+				  btf && event_exists("tcp", "tcp_receive_reset"));
 	bpf_program__set_autoload(k->progs.tcp_receive_reset,
-				  event_exists("tcp", "tcp_receive_reset"));
-	bpf_program__set_autoload(k->progs.tcp_send_reset, event_exists("tcp", "tcp_send_reset"));
+				  !btf && event_exists("tcp", "tcp_receive_reset"));
+	bpf_program__set_autoload(k->progs.tcp_send_reset_btf,
+				  btf && event_exists("tcp", "tcp_send_reset"));
+	bpf_program__set_autoload(k->progs.tcp_send_reset,
+				  !btf && event_exists("tcp", "tcp_send_reset"));
 	bpf_program__set_autoload(k->progs.sys_enter_connect,
 				  event_exists("syscalls", "sys_enter_connect"));
 	bpf_program__set_autoload(k->progs.sys_exit_connect,
@@ -577,7 +604,11 @@ static int conn_start(struct probe_ctx *ctx, void **state, struct signal_status 
 	    (err = attach(s, k->progs.inet_sock_set_state, st)) ||
 	    (err = attach(s, k->progs.tcp_retransmit_skb, st)) ||
 	    (err = attach(s, k->progs.tcp_receive_reset, st)) ||
-	    (err = attach(s, k->progs.tcp_send_reset, st)))
+	    (err = attach(s, k->progs.tcp_send_reset, st)) ||
+	    (err = attach(s, k->progs.inet_sock_set_state_btf, st)) ||
+	    (err = attach(s, k->progs.tcp_retransmit_skb_btf, st)) ||
+	    (err = attach(s, k->progs.tcp_receive_reset_btf, st)) ||
+	    (err = attach(s, k->progs.tcp_send_reset_btf, st)))
 		goto err_free;
 	if (ctx->check_only) {
 		*state = s;

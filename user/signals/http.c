@@ -448,7 +448,8 @@ static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
 	unsigned int i;
 
 	signal__hook(st, "syscalls: exit read,readv,recvfrom,recvmsg,accept(4); enter write,writev,"
-		     "sendto,sendmsg,connect; sock:inet_sock_set_state");
+		     "sendto,sendmsg,connect; %sinet_sock_set_state",
+		     ctx->feat->have[FEAT_TP_BTF] ? "tp_btf " : "sock:");
 	if (ctx->cfg->http.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.http.enabled is false");
 		return;
@@ -661,6 +662,10 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 	bpf_map__set_max_entries(s->skel->maps.http_conns, conns);
 	bpf_map__set_max_entries(s->skel->maps.conns,
 				 conns * 4 > PROBE_SOCK_MAX_FDS ? conns * 4 : PROBE_SOCK_MAX_FDS);
+	/* one of the two: tp_btf's link is released at exit without perf's grace periods */
+	bpf_program__set_autoload(s->skel->progs.inet_sock_set_state_btf,
+				  ctx->feat->have[FEAT_TP_BTF]);
+	bpf_program__set_autoload(s->skel->progs.inet_sock_set_state, !ctx->feat->have[FEAT_TP_BTF]);
 	err = signal__load(s->skel->skeleton, s->skel->maps.tracked_pids, ctx, st,
 			   "(needs bpf_task_pt_regs, Linux 5.15+)");
 	if (err)

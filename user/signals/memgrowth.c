@@ -131,8 +131,12 @@ static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
 
-	signal__hook(st, "%s rss_stat, raw_tp page_fault_user; tp syscalls/sys_exit_{brk,mmap,"
-		     "munmap,mremap}", ctx->feat->have[FEAT_TP_BTF] ? "tp_btf" : "raw_tp");
+	if (ctx->feat->have[FEAT_TP_BTF])
+		signal__hook(st, "tp_btf rss_stat, sched/sched_process_{exec,exit}; raw_tp "
+			     "page_fault_user; tp syscalls/sys_exit_{brk,mmap,munmap,mremap}");
+	else
+		signal__hook(st, "raw_tp rss_stat, page_fault_user; tp syscalls/sys_exit_{brk,"
+			     "mmap,munmap,mremap}, sched/sched_process_{exec,exit}");
 	if (cfg->memgrowth.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.memgrowth.enabled is false");
 		return;
@@ -603,6 +607,13 @@ static int mg_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	/* One rss_stat program loads: typed loads where tp_btf works. */
 	bpf_program__set_autoload(s->skel->progs.rss_stat_btf, ctx->feat->have[FEAT_TP_BTF]);
 	bpf_program__set_autoload(s->skel->progs.rss_stat_raw, !ctx->feat->have[FEAT_TP_BTF]);
+	/* exec and exit too: tp_btf links release at exit without perf's grace periods */
+	bpf_program__set_autoload(s->skel->progs.sched_process_exec_btf,
+				  ctx->feat->have[FEAT_TP_BTF]);
+	bpf_program__set_autoload(s->skel->progs.sched_process_exit_btf,
+				  ctx->feat->have[FEAT_TP_BTF]);
+	bpf_program__set_autoload(s->skel->progs.sched_process_exec, !ctx->feat->have[FEAT_TP_BTF]);
+	bpf_program__set_autoload(s->skel->progs.sched_process_exit, !ctx->feat->have[FEAT_TP_BTF]);
 	err = signal__load(s->skel->skeleton, s->skel->maps.tracked_pids, ctx, st, NULL);
 	if (err)
 		goto err_free;
