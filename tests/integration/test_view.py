@@ -146,13 +146,29 @@ def start_probe(*args):
 
 
 def probe_uprobes(pid):
-    """Lines of `bpftool perf list` that are uprobes held by process pid, on
-    any file but the probe's own executable: the alloc signal keeps one there
-    to measure what a probe hit costs, which slows no other process."""
+    """Uprobes held by process pid, on any file but the probe's own
+    executable (the alloc signal keeps one there to measure what a probe hit
+    costs, which slows no other process): lines of `bpftool perf list`
+    (a perf-event uprobe per site), and the uprobe_multi links among its
+    file descriptors (one link for many sites, which bpftool 7.1 does not
+    list), as "fd N: uprobe_multi pid P path F"."""
     out = run(["bpftool", "perf", "list"]).stdout
-    return [l for l in out.splitlines()
-            if l.startswith(f"pid {pid} ") and ("uprobe" in l or "uretprobe" in l)
-            and "filename /proc/self/exe " not in l]
+    found = [l for l in out.splitlines()
+             if l.startswith(f"pid {pid} ") and ("uprobe" in l or "uretprobe" in l)
+             and "filename /proc/self/exe " not in l]
+    exe = os.path.realpath(f"/proc/{pid}/exe")
+    fddir = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except OSError:
+            continue
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        if info.get("link_type", "").endswith("probe_multi") and info.get("path") != exe:
+            found.append(f"fd {fd}: {info['link_type']} pid {info.get('pid')} "
+                         f"path {info.get('path')}")
+    return found
 
 
 # ---------------------------------------------------------------- the live view
