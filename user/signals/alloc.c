@@ -119,6 +119,7 @@ struct alloc_state {
 	const struct probe_config *cfg;
 	struct alloc_bpf *skel;
 	struct bpf_link *calib_link;	/* on probe_alloc_calib until stop: a detach waits ~0.1 s */
+	int calib_fd;			/* the same as a uprobe_multi link, or -1 */
 	struct symbolizer *sym;
 	struct alloc_sites *sites;
 	struct family *tfam;
@@ -158,8 +159,8 @@ static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__hook(st, "uprobe_multi: libc malloc family + free, 3 links per process; "
 			     "tp sched_process_exec");
 	else
-		signal__hook(st, "uprobes: libc malloc family + free, one per site and process; "
-			     "tp sched_process_exec");
+		signal__hook(st, "uprobes, one per site and process (no uprobe_multi, see "
+			     "--check): libc malloc family + free; tp sched_process_exec");
 	if (cfg->alloc.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.alloc.enabled is false");
 		return;
@@ -235,10 +236,23 @@ static int calibrate(struct alloc_state *a)
 	err = uprobe_site__find_func("/proc/self/exe", "probe_alloc_calib", -1, &f);
 	if (err)
 		return err;
-	a->calib_link = bpf_program__attach_uprobe_opts(a->skel->progs.calib_hit, getpid(),
-							"/proc/self/exe", f.file_off, &o);
-	if (!a->calib_link)
-		return -errno;
+	if (a->multi) {
+		/* measured the way the allocators will be probed; released without event_mutex */
+		a->calib_fd = uprobe_multi__attach(bpf_program__fd(a->skel->progs.calib_hit),
+						   "/proc/self/exe", &f.file_off, NULL, 1,
+						   getpid(), 0);
+		if (a->calib_fd < 0) {
+			err = a->calib_fd;
+			a->calib_fd = -1;
+			return err;
+		}
+	} else {
+		a->calib_link = bpf_program__attach_uprobe_opts(a->skel->progs.calib_hit,
+								getpid(), "/proc/self/exe",
+								f.file_off, &o);
+		if (!a->calib_link)
+			return -errno;
+	}
 	for (round = 0; round < 7; round++) {
 		t = time_calls(probe_alloc_calib_bare, n);
 		without = t < without ? t : without;
@@ -626,8 +640,9 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 		t->until_ns = now + (uint64_t)a->cfg->alloc.auto_enable_s * 1000000000ULL;
 	/* where each probe sits is detail for -v; one line per process otherwise */
 	if (a->ctx->verbose)
-		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s, %s: %s\n", pid, t->comm,
-			is_auto ? " for a tier-1 memory-growth flag" : "", t->libc, t->probes);
+		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s, %s (%s): %s\n", pid, t->comm,
+			is_auto ? " for a tier-1 memory-growth flag" : "", t->libc,
+			a->multi ? "3 uprobe_multi links" : "a uprobe per site", t->probes);
 	else
 		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s: malloc family and free, "
 			"est. %.1f us per allocation+free\n", pid, t->comm,
@@ -916,7 +931,7 @@ static void alloc_stop(void *state)
 	 * lists, detach() frees them.
 	 */
 	all = calloc(PROBE_ALLOC_MAX_SESSIONS * 2 * NFUNCS + 1, sizeof(*all));
-	fds = calloc(PROBE_ALLOC_MAX_SESSIONS * 3, sizeof(*fds));
+	fds = calloc(PROBE_ALLOC_MAX_SESSIONS * 3 + 1, sizeof(*fds));
 	for (i = 0; all && fds && a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
 		if (a->t[i].session) {
 			memcpy(all + n, a->t[i].links, a->t[i].nlinks * sizeof(*all));
@@ -931,11 +946,15 @@ static void alloc_stop(void *state)
 			detach(a, &a->t[i]);
 	if (all && fds) {
 		all[n++] = a->calib_link;
+		fds[nf++] = a->calib_fd;
 		detach__all(all, n, fds, nf);
 	} else {
 		bpf_link__destroy(a->calib_link);
+		if (a->calib_fd >= 0)
+			close(a->calib_fd);
 	}
 	a->calib_link = NULL;
+	a->calib_fd = -1;
 	free(all);
 	free(fds);
 	bpf_link__destroy(a->exec_link);
@@ -959,6 +978,7 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 		return -ENOMEM;
 	a->ctx = ctx;
 	a->cfg = cfg;
+	a->calib_fd = -1;
 	a->max_targets = cfg->alloc.max_targets < PROBE_ALLOC_MAX_SESSIONS ?
 			 cfg->alloc.max_targets : PROBE_ALLOC_MAX_SESSIONS;
 	a->ncpu = libbpf_num_possible_cpus();
@@ -992,8 +1012,8 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 	 * the allocator programs load for it: one link per program and process
 	 * releases with one grace period, where a uprobe per site waited for
 	 * its own, one after another (loader/uprobe_multi.h). Loaded that way
-	 * they cannot attach per site, so the choice is made once, here.
-	 * calib_hit stays a classic uprobe either way.
+	 * they cannot attach per site, so the choice is made once, here,
+	 * for calib_hit too.
 	 */
 	a->multi = ctx->feat->have[FEAT_UPROBE_MULTI];
 	if (a->multi) {
@@ -1002,6 +1022,10 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 		bpf_program__set_expected_attach_type(a->enter_prog, at);
 		bpf_program__set_expected_attach_type(a->exit_prog, at);
 		bpf_program__set_expected_attach_type(a->skel->progs.free_enter, at);
+		bpf_program__set_expected_attach_type(a->skel->progs.calib_hit, at);
+	} else if (ctx->verbose && !ctx->check_only) {
+		fprintf(stderr, "probe: alloc: a uprobe per site (slower to detach): uprobe_multi: %s\n",
+			ctx->feat->why[FEAT_UPROBE_MULTI]);
 	}
 	a->skel->rodata->sample_bytes = cfg->alloc.sample_bytes;
 	a->skel->rodata->track_all = cfg->alloc.mode == CFG_ALLOC_FULL;
