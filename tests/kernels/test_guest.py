@@ -304,6 +304,9 @@ def test_leaks_traces_the_allocator_either_way(check):
     rel = tuple(int(x) for x in kernel().split("-")[0].split(".")[:2])
     if rel < (6, 6):
         assert not multi, check["features"]["uprobe_multi"]
+    elif rel >= (6, 10) and check["features"]["uprobe"]["available"]:
+        # the link type since 6.6, its pid filter right for every thread since 6.10
+        assert multi, check["features"]["uprobe_multi"]
     leak = subprocess.Popen([fixture("alloc_leak"), "malloc", str(1 << 16), "-w"],
                             stdout=subprocess.PIPE, text=True)
     probe = None
