@@ -930,7 +930,7 @@ static void alloc_stop(void *state)
 	 * calibration link go at once (detach.h); without memory for the
 	 * lists, detach() frees them.
 	 */
-	all = calloc(PROBE_ALLOC_MAX_SESSIONS * 2 * NFUNCS + 1, sizeof(*all));
+	all = calloc(PROBE_ALLOC_MAX_SESSIONS * 2 * NFUNCS + 2, sizeof(*all));
 	fds = calloc(PROBE_ALLOC_MAX_SESSIONS * 3 + 1, sizeof(*fds));
 	for (i = 0; all && fds && a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
 		if (a->t[i].session) {
@@ -944,20 +944,27 @@ static void alloc_stop(void *state)
 	for (i = 0; a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
 		if (a->t[i].session)
 			detach(a, &a->t[i]);
+	/*
+	 * The exec watch goes with them: the sessions are retired already, and
+	 * its tracepoint waits its turn under event_mutex, better beside the
+	 * others than after them.
+	 */
 	if (all && fds) {
 		all[n++] = a->calib_link;
+		all[n++] = a->exec_link;
 		fds[nf++] = a->calib_fd;
 		detach__all(all, n, fds, nf);
 	} else {
 		bpf_link__destroy(a->calib_link);
+		bpf_link__destroy(a->exec_link);
 		if (a->calib_fd >= 0)
 			close(a->calib_fd);
 	}
 	a->calib_link = NULL;
+	a->exec_link = NULL;
 	a->calib_fd = -1;
 	free(all);
 	free(fds);
-	bpf_link__destroy(a->exec_link);
 	alloc_sites__free(a->sites);
 	symbolizer__free(a->sym);
 	alloc_bpf__destroy(a->skel);
