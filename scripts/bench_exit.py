@@ -10,8 +10,12 @@ exit (wait4). With -v the probe prints each exit step's time ("probe: exit
 +X ms: ..."), so the median of each step is printed beside the total: when
 the summary was out, when every signal was stopped, and per signal how long
 its stop took. Also measures the end of -d (from the ready line plus the
-duration to exit). Run as root from the repository root after `make probe`,
-under the integration lock; the machine's load moves every figure.
+duration to exit), and the start-up: from the launch to `probe: ready`
+(under --leaks that includes attaching the allocator's uprobes). --modes
+picks modes ("--pid --leaks" alone, say), --no-peer skips bpftrace, and
+--probe compares another build. Run as root from the repository root after
+`make probe`, under the integration lock; the machine's load moves every
+figure.
 """
 import argparse
 import http.server
@@ -40,8 +44,10 @@ class Sink(http.server.BaseHTTPRequestHandler):
 
 
 def launch(probe, args, duration=None):
-    """(seconds from SIGINT or the end of -d to exit, {step: ms}, {signal: ms})."""
+    """(seconds from SIGINT or the end of -d to exit, {step: ms}, {signal: ms},
+    seconds from the launch to `probe: ready`)."""
     cmd = [probe, "-v", *args] + (["-d", str(duration)] if duration else [])
+    t_launch = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in p.stderr:
@@ -72,7 +78,7 @@ def launch(probe, args, duration=None):
         m = SIG.match(line)
         if m:
             sigs[m.group(1)] = float(m.group(2))
-    return took, steps, sigs
+    return took, steps, sigs, t_ready - t_launch
 
 
 # The trace events the probe held as perf events under --pid (bpftool perf
@@ -120,6 +126,9 @@ def main():
     ap.add_argument("--probe", default="./probe")
     ap.add_argument("-n", type=int, default=5)
     ap.add_argument("--peer-only", action="store_true", help="only the bpftrace row")
+    ap.add_argument("--modes", default="host-wide,--pid,--pid --leaks",
+                    help="comma-separated modes to run (default: all three)")
+    ap.add_argument("--no-peer", action="store_true", help="skip the bpftrace row")
     a = ap.parse_args()
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
@@ -138,14 +147,18 @@ def main():
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f}; {a.n} launches per mode; "
               "/metrics on and scraped, webhook sink on")
-        for name, args in ([] if a.peer_only else modes):
+        chosen = a.modes.split(",")
+        for name, args in ([] if a.peer_only else [m for m in modes if m[0] in chosen]):
             args = args + ["--webhook", hook]
             runs = [launch(a.probe, args) for _ in range(a.n)]
             took = [r[0] for r in runs]
-            dur = [launch(a.probe, args, duration=2)[0] for _ in range(a.n)]
+            druns = [launch(a.probe, args, duration=2) for _ in range(a.n)]
+            dur = [r[0] for r in druns]
+            ready = [r[3] for r in runs + druns]
             print(f"{name:14s} SIGINT->exit median {med(took):.3f} s "
                   f"[{min(took):.3f}-{max(took):.3f}]; end of -d->exit median {med(dur):.3f} s "
-                  f"[{min(dur):.3f}-{max(dur):.3f}]")
+                  f"[{min(dur):.3f}-{max(dur):.3f}]; launch->ready median {med(ready):.3f} s "
+                  f"[{min(ready):.3f}-{max(ready):.3f}]")
             keys = []
             for r in runs:
                 keys += [k for k in r[1] if k not in keys]
@@ -158,13 +171,13 @@ def main():
             print("  each signal's stop (median ms, run side by side): " +
                   ", ".join(f"{k} {med([r[2][k] for r in runs if k in r[2]]):.0f}"
                             for k in sk))
-        bt = [peer() for _ in range(a.n)]
+        bt = [] if a.no_peer else [peer() for _ in range(a.n)]
         bt = [x for x in bt if x is not None]
         if bt:
             print(f"{'bpftrace peer':14s} SIGINT->exit median {med(bt):.3f} s "
                   f"[{min(bt):.3f}-{max(bt):.3f}] (empty programs on the same "
                   f"{len(PEER_EVENTS)} trace events)")
-        else:
+        elif not a.no_peer:
             print("bpftrace peer: did not start")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:

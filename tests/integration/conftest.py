@@ -126,3 +126,34 @@ def read_reply(f):
     if line[:1] == b"$" and int(line[1:]) >= 0:
         f.read(int(line[1:]) + 2)
     return line
+
+
+def bpf_links():
+    """Every BPF link in the kernel, by id: {id: {"link_type", "prog_id", and
+    for a uprobe_multi link "uprobe_cnt", "pid", "path"}}, from each link's
+    fdinfo. Debian's bpftool 7.1 does not list uprobe_multi links at all, so
+    the ids are walked here (BPF_LINK_GET_NEXT_ID, BPF_LINK_GET_FD_BY_ID)."""
+    import ctypes
+    import platform
+    nr_bpf = {"x86_64": 321, "aarch64": 280}.get(platform.machine())
+    if nr_bpf is None:
+        pytest.skip(f"bpf syscall number unknown on {platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    LINK_GET_FD_BY_ID, LINK_GET_NEXT_ID = 30, 31
+    links, cur = {}, 0
+    while True:
+        attr = (ctypes.c_uint32 * 16)(cur)        # start_id, next_id, open_flags
+        if libc.syscall(nr_bpf, LINK_GET_NEXT_ID, attr, ctypes.sizeof(attr)) < 0:
+            break                                 # ENOENT: no more
+        cur = attr[1]
+        attr = (ctypes.c_uint32 * 16)(cur)        # link_id
+        fd = libc.syscall(nr_bpf, LINK_GET_FD_BY_ID, attr, ctypes.sizeof(attr))
+        if fd < 0:
+            continue                              # released meanwhile
+        try:
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        finally:
+            os.close(fd)
+        links[cur] = {k.strip(): v.strip() for k, v in info.items()}
+    return links

@@ -275,3 +275,67 @@ def test_health_counts_events_and_no_loss(scenario):
         assert health[name]["events"] > 0, health
     for h in health.values():
         assert h["lost"] == 0, f"{h} on {kernel()}"
+
+
+def probe_links(pid):
+    """{link_type: count} of the BPF links process pid holds (its fdinfo)."""
+    kinds = {}
+    fddir = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            if line.startswith("link_type:"):
+                k = line.split(":", 1)[1].strip()
+                kinds[k] = kinds.get(k, 0) + 1
+    return kinds
+
+
+def test_leaks_traces_the_allocator_either_way(check):
+    """--pid --leaks on a leaking fixture: the allocator's probes attach as
+    --check said they would (one uprobe_multi link per program where the
+    kernel has a working one, Linux 6.6+; else a uprobe per site, as on 6.1),
+    the leaking function holds the most outstanding bytes, and the probe
+    exits cleanly. A second probe start, so it costs another verifier pass."""
+    multi = check["features"]["uprobe_multi"]["available"]
+    rel = tuple(int(x) for x in kernel().split("-")[0].split(".")[:2])
+    if rel < (6, 6):
+        assert not multi, check["features"]["uprobe_multi"]
+    elif rel >= (6, 10) and check["features"]["uprobe"]["available"]:
+        # the link type since 6.6, its pid filter right for every thread since 6.10
+        assert multi, check["features"]["uprobe_multi"]
+    leak = subprocess.Popen([fixture("alloc_leak"), "malloc", str(1 << 16), "-w"],
+                            stdout=subprocess.PIPE, text=True)
+    probe = None
+    try:
+        assert leak.stdout.readline().startswith("ready"), "alloc_leak not ready"
+        probe = itc.Probe("--pid", str(leak.pid), "--leaks", "--json", "-v", "-i", "2",
+                          timeout=READY_TIMEOUT_S)
+        how = "3 uprobe_multi links" if multi else "a uprobe per site"
+        assert f"tracing pid {leak.pid} (alloc_leak), " in probe.stderr, probe.stderr[-3000:]
+        assert f"({how})" in probe.stderr, probe.stderr[-3000:]
+        links = probe_links(probe.proc.pid)
+        if multi:
+            # free, allocator entries, returns, and the calibration probe
+            # (6.18's fdinfo says uretprobe_multi for the returns)
+            assert sum(n for k, n in links.items() if k.endswith("probe_multi")) >= 4, links
+        else:
+            assert not any(k.endswith("probe_multi") for k in links), links
+        leak.send_signal(signal.SIGUSR1)
+        time.sleep(10)
+        code, out, err = probe.stop(timeout=120)
+    finally:
+        if probe:
+            probe.kill()
+        leak.kill()
+        leak.communicate()
+    assert code == 0, err[-3000:]
+    summ = summary(out)
+    rows = [s for s in summ.get("alloc", {}).get("sites", []) if s["pid"] == leak.pid]
+    assert rows, summ.get("alloc")
+    top = max(rows, key=lambda s: s["bytes"])
+    assert top["site"].startswith("leak_by_malloc+"), rows[:3]
+    assert top["bytes"] >= 4 * (1 << 16), top

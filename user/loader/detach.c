@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "loader/detach.h"
@@ -40,21 +41,62 @@ void detach__run(void (*fn)(void *), void **arg, size_t n)
 		pthread_join(tid[i], NULL);
 }
 
-static void destroy_one(void *p)
+/* One thing to release: a libbpf link, or a bare link fd (loader/uprobe_multi.h). */
+struct item {
+	struct bpf_link *link;
+	int fd;
+};
+
+static void release_one(void *p)
 {
-	bpf_link__destroy(p);
+	struct item *it = p;
+
+	if (it->link)
+		bpf_link__destroy(it->link);
+	else
+		close(it->fd);
+}
+
+void detach__all(struct bpf_link **links, size_t nl, int *fds, size_t nf)
+{
+	struct item *items = calloc(nl + nf + 1, sizeof(*items));
+	void **arg = calloc(nl + nf + 1, sizeof(*arg));
+	size_t i, m = 0;
+
+	if (items && arg) {
+		for (i = 0; i < nl; i++)
+			if (links[i])
+				items[m++].link = links[i];
+		for (i = 0; i < nf; i++)
+			if (fds[i] >= 0)
+				items[m++].fd = fds[i];
+		for (i = 0; i < m; i++)
+			arg[i] = &items[i];
+		detach__run(release_one, arg, m);
+	} else {
+		/* no memory for the list: one by one */
+		for (i = 0; i < nl; i++)
+			bpf_link__destroy(links[i]);
+		for (i = 0; i < nf; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	free(items);
+	free(arg);
+	for (i = 0; i < nl; i++)
+		links[i] = NULL;
+	for (i = 0; i < nf; i++)
+		fds[i] = -1;
 }
 
 void detach__links(struct bpf_link **v, size_t n)
 {
-	size_t i, m = 0;
+	detach__all(v, n, NULL, 0);
+}
 
-	for (i = 0; i < n; i++)
-		if (v[i])
-			v[m++] = v[i];
-	detach__run(destroy_one, (void **)v, m);
-	for (i = 0; i < n; i++)
-		v[i] = NULL;
+void detach__fds(int *v, size_t n)
+{
+	detach__all(NULL, 0, v, n);
 }
 
 void detach__skeleton(struct bpf_object_skeleton *s)

@@ -18,6 +18,10 @@ struct bpf_link;
 struct bpf_object_skeleton;
 
 void detach__links(struct bpf_link **v, size_t n);
+/* Link fds (loader/uprobe_multi.h): closed concurrently, slots set to -1; -1 slots skipped. */
+void detach__fds(int *v, size_t n);
+/* Both kinds at once, so their waits overlap too. */
+void detach__all(struct bpf_link **links, size_t nl, int *fds, size_t nf);
 /* Every program link a skeleton holds (what bpf_object__detach_skeleton does, concurrently). */
 void detach__skeleton(struct bpf_object_skeleton *s);
 /* Run fn(arg[i]) for every i concurrently, and wait for all of them. */

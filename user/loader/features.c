@@ -14,6 +14,7 @@
 
 #include "loader/features.h"
 #include "loader/tracefs.h"
+#include "loader/uprobe_multi.h"
 
 static const char *const feat_names[FEAT_MAX] = {
 	[FEAT_BTF] = "btf",
@@ -26,6 +27,7 @@ static const char *const feat_names[FEAT_MAX] = {
 	[FEAT_FENTRY] = "fentry",
 	[FEAT_RINGBUF] = "ringbuf",
 	[FEAT_TASK_STORAGE] = "task_storage",
+	[FEAT_UPROBE_MULTI] = "uprobe_multi",
 };
 
 const char *features__name(enum feature feat)
@@ -166,6 +168,20 @@ static void probe_kprobe(struct features *f)
 		set(f, FEAT_KPROBE, 0, "kernel built without kprobes (no kprobe PMU, no kprobe_events)");
 }
 
+/* Tried for real (loader/uprobe_multi.h): a link, and another thread seen through its pid filter. */
+static void probe_uprobe_multi(struct features *f)
+{
+	char why[FEAT_WHY_LEN];
+	int have;
+
+	if (!f->have[FEAT_UPROBE]) {
+		set(f, FEAT_UPROBE_MULTI, 0, "needs uprobes");
+		return;
+	}
+	have = uprobe_multi__probe(why, sizeof(why));
+	set(f, FEAT_UPROBE_MULTI, have, "%s", why);
+}
+
 /*
  * Every signal uses tracepoints, raw_tp, tp_btf or uprobes; none attaches a
  * kprobe or fentry, so where the kernel has them --check says they are not
@@ -196,6 +212,7 @@ void features__probe(struct features *f)
 		set(f, FEAT_UPROBE, 1, "uprobe PMU");
 	else
 		set(f, FEAT_UPROBE, 0, "no uprobe PMU (CONFIG_UPROBE_EVENTS off?)");
+	probe_uprobe_multi(f);
 	probe_kprobe(f);
 
 	err = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);

@@ -20,6 +20,7 @@ enum feature {
 	FEAT_FENTRY,
 	FEAT_RINGBUF,
 	FEAT_TASK_STORAGE,	/* task-local storage usable from tracepoints */
+	FEAT_UPROBE_MULTI,	/* one link for many uprobe sites (loader/uprobe_multi.h) */
 	FEAT_MAX,
 };
 

@@ -47,6 +47,7 @@
 #include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
+#include "loader/uprobe_multi.h"
 #include "proc/attrib.h"
 #include "proc/names.h"
 #include "proc/symbolize.h"
@@ -92,8 +93,10 @@ struct target {
 	int is_auto;
 	int exited;			/* set by the pidfd */
 	uint64_t until_ns;		/* auto: when to stop */
-	struct bpf_link *links[2 * NFUNCS];
+	struct bpf_link *links[2 * NFUNCS];	/* per-site uprobes */
 	unsigned int nlinks;
+	int mlinks[3];			/* uprobe_multi: free, allocator returns, entries */
+	unsigned int nmlinks;
 	int pidfd;
 	uint64_t exe_dev, exe_ino;
 	double enter_cost, free_cost;	/* ns per hit at the chosen sites */
@@ -116,6 +119,7 @@ struct alloc_state {
 	const struct probe_config *cfg;
 	struct alloc_bpf *skel;
 	struct bpf_link *calib_link;	/* on probe_alloc_calib until stop: a detach waits ~0.1 s */
+	int calib_fd;			/* the same as a uprobe_multi link, or -1 */
 	struct symbolizer *sym;
 	struct alloc_sites *sites;
 	struct family *tfam;
@@ -132,6 +136,7 @@ struct alloc_state {
 	struct probe_alloc_hits *hitbuf;	/* one per CPU */
 	struct bpf_program *enter_prog, *exit_prog;	/* the task-storage or tid-hash pair */
 	struct bpf_link *exec_link;	/* ends a session the moment its process execs */
+	int multi;			/* 1: uprobe_multi links, 0: a uprobe per site */
 };
 
 /*
@@ -148,9 +153,15 @@ static int all_targets(const struct probe_ctx *ctx)
 static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	const struct probe_config *cfg = ctx->cfg;
+	const char *exec_tp = ctx->feat->have[FEAT_TP_BTF] ? "tp_btf" : "tp";
 
-	signal__hook(st, "uprobes: libc malloc family + free, per process; %s sched_process_exec",
-		     ctx->feat->have[FEAT_TP_BTF] ? "tp_btf" : "tp");
+	/* the attach is chosen once, here and in alloc_start, from the feature probes */
+	if (ctx->feat->have[FEAT_UPROBE_MULTI])
+		signal__hook(st, "uprobe_multi: libc malloc family + free, 3 links per process; "
+			     "%s sched_process_exec", exec_tp);
+	else
+		signal__hook(st, "uprobes, one per site and process (no uprobe_multi, see "
+			     "--check): libc malloc family + free; %s sched_process_exec", exec_tp);
 	if (cfg->alloc.enabled == CFG_OFF) {
 		signal__why(st, SIG_OFF, "signals.alloc.enabled is false");
 		return;
@@ -226,10 +237,23 @@ static int calibrate(struct alloc_state *a)
 	err = uprobe_site__find_func("/proc/self/exe", "probe_alloc_calib", -1, &f);
 	if (err)
 		return err;
-	a->calib_link = bpf_program__attach_uprobe_opts(a->skel->progs.calib_hit, getpid(),
-							"/proc/self/exe", f.file_off, &o);
-	if (!a->calib_link)
-		return -errno;
+	if (a->multi) {
+		/* measured the way the allocators will be probed; released without event_mutex */
+		a->calib_fd = uprobe_multi__attach(bpf_program__fd(a->skel->progs.calib_hit),
+						   "/proc/self/exe", &f.file_off, NULL, 1,
+						   getpid(), 0);
+		if (a->calib_fd < 0) {
+			err = a->calib_fd;
+			a->calib_fd = -1;
+			return err;
+		}
+	} else {
+		a->calib_link = bpf_program__attach_uprobe_opts(a->skel->progs.calib_hit,
+								getpid(), "/proc/self/exe",
+								f.file_off, &o);
+		if (!a->calib_link)
+			return -errno;
+	}
 	for (round = 0; round < 7; round++) {
 		t = time_calls(probe_alloc_calib_bare, n);
 		without = t < without ? t : without;
@@ -344,6 +368,8 @@ static void detach(struct alloc_state *a, struct target *t)
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.alloc_exec_watch), &pid);
 	detach__links(t->links, t->nlinks);
 	t->nlinks = 0;
+	detach__fds(t->mlinks, t->nmlinks);
+	t->nmlinks = 0;
 	if (t->pidfd >= 0) {
 		loop__del_fd(a->ctx->loop, t->pidfd);
 		close(t->pidfd);
@@ -394,11 +420,66 @@ static int other_allocator(int pid, char *name, size_t len)
 	return found;
 }
 
+/* A process's sites, gathered for its uprobe_multi links. */
+struct multi_sites {
+	uint64_t free_off[1], free_cookie[1];
+	uint64_t off[NFUNCS], cookie[NFUNCS];	/* the allocators */
+	unsigned int nfree, n;
+};
+
+static void multi_add(struct multi_sites *ms, int is_free, uint64_t off, uint64_t cookie)
+{
+	if (is_free && ms->nfree < 1) {
+		ms->free_off[ms->nfree] = off;
+		ms->free_cookie[ms->nfree++] = cookie;
+	} else if (!is_free && ms->n < NFUNCS) {
+		ms->off[ms->n] = off;
+		ms->cookie[ms->n++] = cookie;
+	}
+}
+
+/*
+ * The same order as per-site attach: free first (no block allocated
+ * unwatched is later freed watched as a leak), then the allocators' return
+ * probes before their entries (an entry without its return is a stale
+ * call). Each site keeps its cookie (session, kind, slot).
+ */
+static int multi_attach(struct alloc_state *a, struct target *t, const char *path,
+			const struct multi_sites *ms, char *why, size_t whylen)
+{
+	static const char *const what[] = { "free", "allocator returns", "allocator entries" };
+	const struct {
+		struct bpf_program *prog;
+		const uint64_t *off, *cookie;
+		unsigned int n;
+		int ret;
+	} l[] = {
+		{ a->skel->progs.free_enter, ms->free_off, ms->free_cookie, ms->nfree, 0 },
+		{ a->exit_prog, ms->off, ms->cookie, ms->n, 1 },
+		{ a->enter_prog, ms->off, ms->cookie, ms->n, 0 },
+	};
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		fd = uprobe_multi__attach(bpf_program__fd(l[i].prog), path, l[i].off, l[i].cookie,
+					  l[i].n, t->pid, l[i].ret);
+		if (fd < 0) {
+			snprintf(why, whylen, "attaching %s (%u sites, uprobe_multi) in %.120s: %s",
+				 what[i], l[i].n, path, strerror(-fd));
+			return fd;
+		}
+		t->mlinks[t->nmlinks++] = fd;
+	}
+	return 0;
+}
+
 static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned int gen,
 			 uint64_t now, char *why, size_t whylen)
 {
 	char other[16];
 	uint64_t offs[NFUNCS], cookie;
+	struct multi_sites ms = { 0 };
 	char attach[PATH_MAX + 64];
 	struct target *t = NULL;
 	size_t plen = 0;
@@ -493,7 +574,10 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 		offs[nf++] = f.file_off;
 		off = f.file_off + f.site.delta;
 		cookie = PROBE_ALLOC_COOKIE(t->session, funcs[i].kind, slot);
-		if (funcs[i].kind == PROBE_ALLOC_FREE) {
+		if (a->multi) {
+			/* attached below, all sites of a program in one link */
+			multi_add(&ms, funcs[i].kind == PROBE_ALLOC_FREE, off, cookie);
+		} else if (funcs[i].kind == PROBE_ALLOC_FREE) {
 			t->links[t->nlinks] = attach_one(a->skel->progs.free_enter, pid, attach,
 							 off, cookie, 0);
 		} else {
@@ -505,7 +589,7 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 								 cookie, 0);
 			}
 		}
-		if (!t->links[t->nlinks]) {
+		if (!a->multi && !t->links[t->nlinks]) {
 			err = -errno;
 			snprintf(why, whylen, "attaching %s at %.120s+0x%" PRIx64 ": %s", funcs[i].name,
 				 attach, off, strerror(-err));
@@ -513,7 +597,8 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 			t->session = 0;
 			return err;
 		}
-		t->nlinks++;
+		if (!a->multi)
+			t->nlinks++;
 		if (funcs[i].kind == PROBE_ALLOC_FREE) {
 			have_free = 1;
 			t->free_cost = f.site.emulated ? a->trap_ns : a->trap_ns * SSTEP_FACTOR;
@@ -532,6 +617,14 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 		t->session = 0;
 		return -ENOENT;
 	}
+	if (a->multi) {
+		err = multi_attach(a, t, attach, &ms, why, whylen);
+		if (err) {
+			detach(a, t);
+			t->session = 0;
+			return err;
+		}
+	}
 	t->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (t->pidfd >= 0 && loop__add_fd(a->ctx->loop, t->pidfd, on_pidfd, t)) {
 		close(t->pidfd);
@@ -548,8 +641,9 @@ static int target_attach(struct alloc_state *a, int pid, int is_auto, unsigned i
 		t->until_ns = now + (uint64_t)a->cfg->alloc.auto_enable_s * 1000000000ULL;
 	/* where each probe sits is detail for -v; one line per process otherwise */
 	if (a->ctx->verbose)
-		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s, %s: %s\n", pid, t->comm,
-			is_auto ? " for a tier-1 memory-growth flag" : "", t->libc, t->probes);
+		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s, %s (%s): %s\n", pid, t->comm,
+			is_auto ? " for a tier-1 memory-growth flag" : "", t->libc,
+			a->multi ? "3 uprobe_multi links" : "a uprobe per site", t->probes);
 	else
 		fprintf(stderr, "probe: alloc: tracing pid %d (%s)%s: malloc family and free, "
 			"est. %.1f us per allocation+free\n", pid, t->comm,
@@ -826,30 +920,52 @@ static void alloc_stop(void *state)
 {
 	struct alloc_state *a = state;
 	struct bpf_link **all;
+	int *fds;
 	unsigned int i;
-	size_t n = 0;
+	size_t n = 0, nf = 0;
 
 	if (!a)
 		return;
 	/*
-	 * Sessions retire first, then every target's links go at once
-	 * (detach.h); without memory for the list, detach() frees them.
+	 * Sessions retire first, then every target's links and the
+	 * calibration link go at once (detach.h); without memory for the
+	 * lists, detach() frees them.
 	 */
-	all = calloc(PROBE_ALLOC_MAX_SESSIONS, sizeof(a->t[0].links));
-	for (i = 0; all && a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
+	all = calloc(PROBE_ALLOC_MAX_SESSIONS * 2 * NFUNCS + 2, sizeof(*all));
+	fds = calloc(PROBE_ALLOC_MAX_SESSIONS * 3 + 1, sizeof(*fds));
+	for (i = 0; all && fds && a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
 		if (a->t[i].session) {
 			memcpy(all + n, a->t[i].links, a->t[i].nlinks * sizeof(*all));
 			n += a->t[i].nlinks;
 			a->t[i].nlinks = 0;
+			memcpy(fds + nf, a->t[i].mlinks, a->t[i].nmlinks * sizeof(*fds));
+			nf += a->t[i].nmlinks;
+			a->t[i].nmlinks = 0;
 		}
 	for (i = 0; a->sites && i < PROBE_ALLOC_MAX_SESSIONS; i++)
 		if (a->t[i].session)
 			detach(a, &a->t[i]);
-	bpf_link__destroy(a->calib_link);
-	if (all)
-		detach__links(all, n);
+	/*
+	 * The exec watch goes with them: the sessions are retired already, and
+	 * its tracepoint waits its turn under event_mutex, better beside the
+	 * others than after them.
+	 */
+	if (all && fds) {
+		all[n++] = a->calib_link;
+		all[n++] = a->exec_link;
+		fds[nf++] = a->calib_fd;
+		detach__all(all, n, fds, nf);
+	} else {
+		bpf_link__destroy(a->calib_link);
+		bpf_link__destroy(a->exec_link);
+		if (a->calib_fd >= 0)
+			close(a->calib_fd);
+	}
+	a->calib_link = NULL;
+	a->exec_link = NULL;
+	a->calib_fd = -1;
 	free(all);
-	bpf_link__destroy(a->exec_link);
+	free(fds);
 	alloc_sites__free(a->sites);
 	symbolizer__free(a->sym);
 	alloc_bpf__destroy(a->skel);
@@ -870,6 +986,7 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 		return -ENOMEM;
 	a->ctx = ctx;
 	a->cfg = cfg;
+	a->calib_fd = -1;
 	a->max_targets = cfg->alloc.max_targets < PROBE_ALLOC_MAX_SESSIONS ?
 			 cfg->alloc.max_targets : PROBE_ALLOC_MAX_SESSIONS;
 	a->ncpu = libbpf_num_possible_cpus();
@@ -898,6 +1015,26 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 		bpf_map__set_max_entries(a->skel->maps.alloc_call_tid, 1);
 	a->enter_prog = ts ? a->skel->progs.alloc_enter_ts : a->skel->progs.alloc_enter_hash;
 	a->exit_prog = ts ? a->skel->progs.alloc_exit_ts : a->skel->progs.alloc_exit_hash;
+	/*
+	 * Where the kernel has a working uprobe_multi (features.c tried it),
+	 * the allocator programs load for it: one link per program and process
+	 * releases with one grace period, where a uprobe per site waited for
+	 * its own, one after another (loader/uprobe_multi.h). Loaded that way
+	 * they cannot attach per site, so the choice is made once, here,
+	 * for calib_hit too.
+	 */
+	a->multi = ctx->feat->have[FEAT_UPROBE_MULTI];
+	if (a->multi) {
+		enum bpf_attach_type at = (enum bpf_attach_type)UPROBE_MULTI__ATTACH_TYPE;
+
+		bpf_program__set_expected_attach_type(a->enter_prog, at);
+		bpf_program__set_expected_attach_type(a->exit_prog, at);
+		bpf_program__set_expected_attach_type(a->skel->progs.free_enter, at);
+		bpf_program__set_expected_attach_type(a->skel->progs.calib_hit, at);
+	} else if (ctx->verbose && !ctx->check_only) {
+		fprintf(stderr, "probe: alloc: a uprobe per site (slower to detach): uprobe_multi: %s\n",
+			ctx->feat->why[FEAT_UPROBE_MULTI]);
+	}
 	a->skel->rodata->sample_bytes = cfg->alloc.sample_bytes;
 	a->skel->rodata->track_all = cfg->alloc.mode == CFG_ALLOC_FULL;
 	a->skel->rodata->self_pid = (__u32)ctx->self_pid;
