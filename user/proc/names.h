@@ -18,5 +18,7 @@ const char *names__get(struct names *n, int pid);
 void names__forget(struct names *n, int pid);
 /* Whether pid exists now. */
 int names__alive(int pid);
+/* Whether pid is a process (a thread group leader), not another thread of one. */
+int names__is_process(int pid);
 
 #endif

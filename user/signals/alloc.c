@@ -752,24 +752,6 @@ static enum target_end target_check(struct alloc_state *a, struct target *t, uin
 	return END_NONE;
 }
 
-/* Whether pid is a process (thread group leader), not another thread of one. */
-static int is_process(int pid)
-{
-	char path[64], line[128];
-	int tgid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid == pid;
-}
-
 static int is_root(const struct alloc_state *a, int pid)
 {
 	unsigned int i;
@@ -791,7 +773,7 @@ static void try_attach(struct alloc_state *a, int pid, int is_auto, unsigned int
 	if (!start || pid == a->ctx->self_pid || was_tried(a, pid, start))
 		return;		/* gone, ourselves, or reported already */
 	mark_tried(a, pid, start);
-	if (!is_process(pid))
+	if (!names__is_process(pid))
 		return;		/* a thread: its process is traced as a whole */
 	err = target_attach(a, pid, is_auto, gen, now, why, sizeof(why));
 	/* a root target always says why; its descendants only with -v */

@@ -44,6 +44,7 @@
 #include "loader/signal.h"
 #include "loader/signals.h"
 #include "proc/attrib.h"
+#include "proc/names.h"
 #include "proc/peer_names.h"
 #include "proc/uprobe_site.h"
 #include "signals/tls.h"
@@ -397,23 +398,6 @@ static void scan_pid(struct tls *t, int pid, int host_wide)
 	att_attach(t, a, attach);
 }
 
-static int is_process(int pid)
-{
-	char path[64], line[256];
-	int tgid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid == pid;
-}
-
 static void scan(struct tls *t)
 {
 	unsigned int i;
@@ -426,7 +410,7 @@ static void scan(struct tls *t)
 		while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &next)) {
 			key = next;
 			prev = &key;
-			if (is_process((int)key))
+			if (names__is_process((int)key))
 				scan_pid(t, (int)key, 0);
 		}
 	} else {
