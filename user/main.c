@@ -226,15 +226,29 @@ int main(int argc, char **argv)
 		cfg.alloc.enabled = CFG_ON;
 	setrlimit(RLIMIT_MEMLOCK, &unlimited);	/* pre-5.11 kernels charge maps here */
 
+	/*
+	 * The loop blocks SIGINT, SIGTERM and SIGHUP to read them from a
+	 * signalfd: it comes before any thread is started (the feature probes',
+	 * the pod-list refresher's), so that every thread inherits the mask and
+	 * none can take a stop signal's default action and kill the process.
+	 */
+	ctx.loop = loop__new(TICK_NS);
+	if (!ctx.loop) {
+		fprintf(stderr, "probe: start-up: %s\n", strerror(errno));
+		return PROBE_EXIT_FAIL;
+	}
 	features__probe(&feat);
 	if (!feat.have[FEAT_BTF]) {
 		fprintf(stderr, "probe: %s; CO-RE programs cannot load\n", feat.why[FEAT_BTF]);
-		if (!cli.check)
+		if (!cli.check) {
+			loop__free(ctx.loop);
 			return PROBE_EXIT_UNAVAILABLE;
+		}
 	}
 	if (!feat.have[FEAT_TRACEFS] && !cli.check) {
 		fprintf(stderr, "probe: %s (try: mount -t tracefs nodev /sys/kernel/tracing)\n",
 			feat.why[FEAT_TRACEFS]);
+		loop__free(ctx.loop);
 		return PROBE_EXIT_UNAVAILABLE;
 	}
 
@@ -253,8 +267,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	ctx.loop = loop__new(TICK_NS);
-	if (!r.store || !ctx.names || !ctx.loop) {
+	if (!r.store || !ctx.names) {
 		fprintf(stderr, "probe: start-up: %s\n", strerror(errno));
 		goto cleanup;
 	}
