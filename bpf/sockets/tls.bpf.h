@@ -43,6 +43,11 @@
  * the socks map, like any followed socket), on SSL_free, and when another
  * SSL object is tied to the same fd.
  *
+ * New processes (--pid only; the loader loads these two hooks then): a
+ * fork or exec of a followed process sends a record with a wakeup, so that
+ * userspace looks for the child's libssl while it starts, not a second
+ * later, when a short-lived client has made its one call already.
+ *
  * Peer naming: a client's SNI, when it set one, replaces the Host header
  * its requests carry in the connection's HTTP state, so the request
  * records name the provider the way the client asked for it.
@@ -432,6 +437,48 @@ int BPF_KPROBE(tls_free, void *ssl)
 	bpf_map_delete_elem(&tls_ssls, &k);
 	probe_stat_inc(&tls_stats, PROBE_TLS_STAT_SSL_FREE);
 	return 0;
+}
+
+/* The new process pid (a fork or exec of a followed one): tell userspace now. */
+static __always_inline int tls_proc_new(__u32 pid, __u32 how)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct probe_tls_proc *e;
+	void *ring;
+
+	ring = bpf_map_lookup_elem(&http_rings, &cpu);
+	if (!ring)
+		return 0;
+	e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	if (!e) {
+		probe_stat_inc(&tls_stats, PROBE_TLS_STAT_RB_DROP);
+		return 0;
+	}
+	probe_fill_hdr(&e->hdr, PROBE_REC_TLS_PROC, PROBE_TLS_VERSION, sizeof(*e));
+	e->pid = pid;
+	e->how = how;
+	/* rare (a process start), and racing the child's first call */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tls_fork, struct task_struct *parent, struct task_struct *child)
+{
+	/* a new process, not a thread; the parent is the one followed */
+	if (child->pid != child->tgid || !probe_wanted(parent->tgid))
+		return 0;
+	return tls_proc_new(child->pid, PROBE_TLS_PROC_FORK);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tls_exec)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!probe_wanted(tgid))
+		return 0;
+	return tls_proc_new(tgid, PROBE_TLS_PROC_EXEC);
 }
 
 #endif

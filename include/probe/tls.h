@@ -30,6 +30,7 @@
 
 enum probe_tls_rec_type {
 	PROBE_REC_TLS_HS = PROBE_REC_TLS_BASE,	/* struct probe_tls_hs */
+	PROBE_REC_TLS_PROC = PROBE_REC_TLS_BASE + 1,	/* struct probe_tls_proc */
 };
 
 /*
@@ -76,6 +77,20 @@ struct probe_tls_hs {
 	char exe[PROBE_COMM_LEN];
 };
 PROBE_ASSERT_SIZE(struct probe_tls_hs, 184);
+
+/*
+ * A followed process (--pid) that is new: forked (hdr.pid the parent) or
+ * exec'd (hdr.pid itself). Its libssl is looked for at once and again as
+ * its loader runs, instead of at the next periodic rescan.
+ */
+enum probe_tls_proc_how { PROBE_TLS_PROC_FORK = 1, PROBE_TLS_PROC_EXEC = 2 };
+
+struct probe_tls_proc {
+	struct probe_rec_hdr hdr;
+	__u32 pid;		/* the new process */
+	__u32 how;		/* enum probe_tls_proc_how */
+};
+PROBE_ASSERT_SIZE(struct probe_tls_proc, 56);
 
 /* One SSL object of one process. */
 struct probe_tls_ssl_key {

@@ -287,3 +287,43 @@ def test_read_write_sites_count_exactly(probe_factory, procs, nginx_tls, tmp_pat
     assert srv[("GET", "/v1/sites/{id}")]["requests"] == n // 2 + 7, srv
     assert srv[("GET", "/fail")]["requests"] == n // 2, srv
     assert summ["http"]["stats"].get("unparsed", 0) == 0, summ["http"]["stats"]
+
+
+# A followed parent that, on "go", starts short-lived HTTPS clients one after
+# another: each child execs, loads libssl as it starts, makes its requests
+# 0.3 s later and exits, all well within the periodic rescan's second.
+SPAWNER = """
+import json, subprocess, sys
+client, port, name, n, kids = sys.argv[1:6]
+print("ready", flush=True)
+sys.stdin.readline()
+statuses = []
+for i in range(int(kids)):
+    r = subprocess.run([sys.executable, client, port, name, n, f"/v1/spawned/{i}",
+                        "--late", "0.3"], capture_output=True, text=True, timeout=30)
+    statuses += json.loads(r.stdout)["statuses"]
+print(json.dumps({"statuses": statuses}), flush=True)
+"""
+
+
+def test_children_traced_from_their_start(probe_factory, procs, nginx_tls):
+    """--pid on a parent whose children are short-lived HTTPS clients: each
+    child's libssl is attached as it starts (the kernel reports the fork and
+    exec of a followed process at once), so all their requests are seen,
+    where a rescan every second would see few or none."""
+    ng, port = nginx_tls
+    kids, n = 3, 5
+    parent = procs.start([PY, "-c", SPAWNER, os.path.join(FIXSRC, "tls_client.py"), str(port),
+                          OPENAI, str(n), str(kids)])
+    wait_ready(parent, "spawner")
+    pr = probe_factory("--pid", str(parent.pid), "--json")
+    res = go(parent)
+    summ, out, err = stop_probe(pr)
+    assert res["statuses"] == [200] * (kids * n)
+    rows = client_rows(summ, OPENAI, comm="python3")
+    assert len(rows) == 1 and rows[0]["requests"] == kids * n, (summ["http"]["client"],
+                                                               err.splitlines())
+    hs = handshakes(summ, OPENAI, comm="python3")
+    assert len(hs) == 1 and hs[0]["handshakes"] == kids, hs
+    # found as each child started, not by the periodic rescan
+    assert summ["tls"]["stats"].get("found_at_process_start", 0) == kids, summ["tls"]["stats"]

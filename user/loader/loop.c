@@ -99,7 +99,12 @@ void loop__free(struct loop *l)
 		return;
 	close(l->sigfd);
 	close(l->epfd);
-	sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
+	/*
+	 * The stop signals stay blocked: the loop is freed on the way out, and
+	 * a Ctrl-C that came during the teardown (the probe ends by itself when
+	 * its targets exit) would otherwise take its default action here and
+	 * end the probe by a signal instead of its exit status.
+	 */
 	free(l);
 }
 

@@ -18,6 +18,7 @@ typedef void (*loop_fd_fn)(int fd, void *arg);
 typedef int (*loop_tick_fn)(uint64_t now_ns, void *arg);
 
 struct loop *loop__new(uint64_t tick_ns);
+/* SIGINT/SIGTERM/SIGHUP stay blocked: it is freed on the way out. */
 void loop__free(struct loop *l);
 
 /* The loop drains rb; the caller keeps ownership of it. */

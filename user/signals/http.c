@@ -666,6 +666,16 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 	bpf_program__set_autoload(s->skel->progs.inet_sock_set_state_btf,
 				  ctx->feat->have[FEAT_TP_BTF]);
 	bpf_program__set_autoload(s->skel->progs.inet_sock_set_state, !ctx->feat->have[FEAT_TP_BTF]);
+	/*
+	 * Without TLS the capture runs on in clear text, and says so. Every
+	 * libssl read and write is a uprobe trap (at their common callee
+	 * where found, else single-stepped at the wrappers: tls.c); an HTTPS
+	 * server kept 60 % of its throughput here with both sides traced, so
+	 * host-wide, where every process on the host would pay it unasked,
+	 * TLS waits for a yes.
+	 */
+	want_tls = ctx->cfg->http.tls == CFG_ON || (ctx->cfg->http.tls == CFG_AUTO && ctx->filter);
+	tls__autoload(s->skel, ctx, want_tls);
 	err = signal__load(s->skel->skeleton, s->skel->maps.tracked_pids, ctx, st,
 			   "(needs bpf_task_pt_regs, Linux 5.15+)");
 	if (err)
@@ -687,15 +697,6 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 		signal__why(st, SIG_FAILED, "ring buffers: %s", strerror(-err));
 		goto err_free;
 	}
-	/*
-	 * Without TLS the capture runs on in clear text, and says so. Every
-	 * libssl read and write is a uprobe trap (at their common callee
-	 * where found, else single-stepped at the wrappers: tls.c); an HTTPS
-	 * server kept 60 % of its throughput here with both sides traced, so
-	 * host-wide, where every process on the host would pay it unasked,
-	 * TLS waits for a yes.
-	 */
-	want_tls = ctx->cfg->http.tls == CFG_ON || (ctx->cfg->http.tls == CFG_AUTO && ctx->filter);
 	s->tls = want_tls ? tls__new(ctx, s->skel) : NULL;
 	snprintf(st->why + strlen(st->why), sizeof(st->why) - strlen(st->why), "; %s",
 		 s->tls ? tls__note(s->tls) : !want_tls ?

@@ -15,9 +15,13 @@
  *     process maps any more is detached.
  *   - --pid: per followed process (targets and descendants, from the proc
  *     signal's tracked_pids map), rescanned every collect, so a process
- *     that execs or dlopens libssl is attached within a second; a process
- *     that is gone (or was replaced: start time) is detached. Other
- *     processes mapping the same file pay nothing.
+ *     that dlopens libssl is attached within a second; a process that is
+ *     gone (or was replaced: start time) is detached. Other processes
+ *     mapping the same file pay nothing. A followed process that forks or
+ *     execs is announced by the kernel at once (tls_fork, tls_exec) and
+ *     looked at on a short backoff while its loader maps its libraries
+ *     (fresh[]), so a child that makes its one HTTPS call within
+ *     milliseconds of starting is traced from that call.
  * Paths go through /proc/PID/root (or /proc/PID/map_files when the file
  * was replaced), so a library in another mount namespace (a container) is
  * the very inode that process mapped (uprobe_site__find_mapped).
@@ -31,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -41,6 +47,8 @@
 #include "config.h"
 #include "core/families.h"
 #include "core/store.h"
+#include "loader/features.h"
+#include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
 #include "proc/attrib.h"
@@ -52,6 +60,9 @@
 #define TLS_MAX_ATT		64	/* (process or host-wide, library) attachments */
 #define TLS_HOST_SCAN_S		2
 #define TLS_NPROBES		12
+#define TLS_MAX_FRESH		32	/* new processes looked at on a backoff at once */
+#define TLS_FRESH_NS		2000000000ULL	/* then the periodic rescan takes over */
+#define TLS_FRESH_MAX_STEP_NS	256000000ULL
 
 /* Kernel counters shown in tls_stats. */
 static const struct {
@@ -138,6 +149,14 @@ struct tls {
 	uint64_t attached_shown, detached_shown, failed_shown, full_shown;
 	uint64_t kprev[PROBE_TLS_STAT_MAX];
 	char note[SIGNAL_WHY_LEN];
+	/* new followed processes whose libssl is not found yet */
+	struct {
+		int pid;
+		uint64_t since, next, step;
+	} fresh[TLS_MAX_FRESH];
+	unsigned int nfresh;
+	int timer_fd;		/* fires at the earliest fresh[].next; -1: none */
+	uint64_t fresh_found, fresh_full, fresh_found_shown, fresh_full_shown;
 };
 
 int tls__is_libssl(const char *path)
@@ -349,8 +368,11 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 	return 0;
 }
 
-/* pid's libssl: attach it (for pid, or for everyone when host-wide) unless it is. */
-static void scan_pid(struct tls *t, int pid, int host_wide)
+/*
+ * pid's libssl: attach it (for pid, or for everyone when host-wide) unless
+ * it is. 1 when pid maps a libssl (whether attaching worked or not), else 0.
+ */
+static int scan_pid(struct tls *t, int pid, int host_wide)
 {
 	char attach[PATH_MAX + 64], shown[160];
 	struct tls_att *a, *free_slot = NULL;
@@ -359,16 +381,16 @@ static void scan_pid(struct tls *t, int pid, int host_wide)
 	unsigned int i;
 
 	if (pid == t->ctx->self_pid)
-		return;
+		return 0;
 	if (uprobe_site__find_mapped(pid, tls__is_libssl, attach, sizeof(attach), shown,
 				     sizeof(shown), &ino))
-		return;		/* none mapped, or gone */
+		return 0;	/* none mapped, or gone */
 	if (stat(attach, &st))
-		return;
+		return 0;
 	if (!host_wide) {
 		start = start_time(pid);
 		if (!start)
-			return;
+			return 0;
 	}
 	for (i = 0; i < TLS_MAX_ATT; i++) {
 		a = &t->att[i];
@@ -380,12 +402,12 @@ static void scan_pid(struct tls *t, int pid, int host_wide)
 		if (a->dev == (uint64_t)st.st_dev && a->ino == (uint64_t)st.st_ino &&
 		    (host_wide ? a->pid < 0 : a->pid == pid && a->start == start)) {
 			a->seen = t->scan;
-			return;
+			return 1;
 		}
 	}
 	if (!free_slot) {
 		t->full++;
-		return;
+		return 1;
 	}
 	a = free_slot;
 	memset(a, 0, sizeof(*a));
@@ -396,6 +418,7 @@ static void scan_pid(struct tls *t, int pid, int host_wide)
 	a->seen = t->scan;
 	snprintf(a->lib, sizeof(a->lib), "%s", shown);
 	att_attach(t, a, attach);
+	return 1;
 }
 
 static void scan(struct tls *t)
@@ -466,6 +489,106 @@ static void update_note(struct tls *t)
 			 t->ctx->filter ? "the followed processes" : "any process");
 }
 
+/* Arm the timer for the earliest fresh process, or disarm it. */
+static void fresh_arm(struct tls *t, uint64_t now)
+{
+	struct itimerspec its = { 0 };
+	uint64_t due = 0, wait;
+	unsigned int i;
+
+	for (i = 0; i < t->nfresh; i++)
+		if (!due || t->fresh[i].next < due)
+			due = t->fresh[i].next;
+	if (due) {
+		wait = due > now ? due - now : 1;	/* zero would disarm */
+		its.it_value.tv_sec = (time_t)(wait / 1000000000ULL);
+		its.it_value.tv_nsec = (long)(wait % 1000000000ULL);
+	}
+	/* cannot fail on a valid timerfd; if it did, the periodic rescan remains */
+	(void)timerfd_settime(t->timer_fd, 0, &its, NULL);
+}
+
+/*
+ * Look at each fresh process that is due: drop it once its libssl is
+ * found (and attached), once it is gone, or after TLS_FRESH_NS; else look
+ * again after twice the wait (1 ms, 2 ms, 4 ms, ...: a loader maps a
+ * program's libraries within a few milliseconds of its exec).
+ */
+static void fresh_run(struct tls *t)
+{
+	uint64_t now = loop__now_ns();
+	unsigned int i = 0;
+	int found;
+
+	while (i < t->nfresh) {
+		typeof(t->fresh[0]) *f = &t->fresh[i];
+
+		if (f->next > now) {
+			i++;
+			continue;
+		}
+		found = scan_pid(t, f->pid, 0);
+		if (found || now - f->since >= TLS_FRESH_NS || !names__is_process(f->pid)) {
+			t->fresh_found += (uint64_t)found;
+			*f = t->fresh[--t->nfresh];
+			continue;
+		}
+		f->step = f->step * 2 > TLS_FRESH_MAX_STEP_NS ? TLS_FRESH_MAX_STEP_NS : f->step * 2;
+		f->next = now + f->step;
+		i++;
+	}
+	update_note(t);
+	fresh_arm(t, now);
+}
+
+static void on_fresh_timer(int fd, void *arg)
+{
+	uint64_t expirations;
+
+	/* EAGAIN: nothing expired after all; the list says what is due */
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	fresh_run(arg);
+}
+
+/* A followed process forked or exec'd: look for its libssl from now on. */
+static void fresh_add(struct tls *t, int pid)
+{
+	uint64_t now = loop__now_ns();
+	unsigned int i;
+
+	if (t->timer_fd < 0)
+		return;
+	for (i = 0; i < t->nfresh; i++)
+		if (t->fresh[i].pid == pid)
+			break;	/* a fork, then its exec: start over */
+	if (i == t->nfresh) {
+		if (t->nfresh == TLS_MAX_FRESH) {
+			t->fresh_full++;	/* the periodic rescan finds it */
+			return;
+		}
+		t->nfresh++;
+	}
+	t->fresh[i].pid = pid;
+	t->fresh[i].since = now;
+	t->fresh[i].step = 1000000ULL;
+	t->fresh[i].next = now + t->fresh[i].step;
+	fresh_arm(t, now);
+}
+
+void tls__autoload(struct sockets_bpf *skel, const struct probe_ctx *ctx, int want)
+{
+	/*
+	 * Host-wide, each library file is attached for every process, and a
+	 * new process mapping it is covered by the kernel at its mmap; only
+	 * per-process attachments (--pid) need to know of new processes.
+	 */
+	int on = want && ctx->filter && ctx->feat->have[FEAT_TP_BTF];
+
+	bpf_program__set_autoload(skel->progs.tls_fork, on);
+	bpf_program__set_autoload(skel->progs.tls_exec, on);
+}
+
 struct tls *tls__new(struct probe_ctx *ctx, struct sockets_bpf *skel)
 {
 	struct tls *t = calloc(1, sizeof(*t));
@@ -474,12 +597,20 @@ struct tls *tls__new(struct probe_ctx *ctx, struct sockets_bpf *skel)
 		return NULL;
 	t->ctx = ctx;
 	t->skel = skel;
+	t->timer_fd = -1;
 	t->hs = families__register(ctx->store, FAM_TLS_HANDSHAKE, 0);
 	t->stats = families__register(ctx->store, FAM_TLS_STATS, 0);
 	if (!t->hs || !t->stats) {
 		free(t);
 		errno = ENOMEM;
 		return NULL;
+	}
+	if (!ctx->check_only && bpf_program__autoload(skel->progs.tls_exec)) {
+		t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (t->timer_fd >= 0 && loop__add_fd(ctx->loop, t->timer_fd, on_fresh_timer, t)) {
+			close(t->timer_fd);
+			t->timer_fd = -1;
+		}
 	}
 	scan(t);
 	update_note(t);
@@ -508,6 +639,11 @@ int tls__record(struct tls *t, const void *data, size_t len)
 
 	if (!t)
 		return 0;
+	if (len == sizeof(struct probe_tls_proc) && r->hdr.type == PROBE_REC_TLS_PROC &&
+	    r->hdr.version == PROBE_TLS_VERSION && r->hdr.size == len) {
+		fresh_add(t, (int)((const struct probe_tls_proc *)data)->pid);
+		return 0;
+	}
 	if (len < sizeof(*r) || r->hdr.type != PROBE_REC_TLS_HS ||
 	    r->hdr.version != PROBE_TLS_VERSION || r->hdr.size != sizeof(*r) ||
 	    (r->role != PROBE_ROLE_CLIENT && r->role != PROBE_ROLE_SERVER)) {
@@ -598,6 +734,10 @@ void tls__collect(struct tls *t, uint64_t now)
 	add_stat(t, now, "libraries_detached", t->detached - t->detached_shown);
 	add_stat(t, now, "attach_failed", t->failed - t->failed_shown);
 	add_stat(t, now, "attach_skipped_full", t->full - t->full_shown);
+	add_stat(t, now, "found_at_process_start", t->fresh_found - t->fresh_found_shown);
+	add_stat(t, now, "process_starts_not_watched", t->fresh_full - t->fresh_full_shown);
+	t->fresh_found_shown = t->fresh_found;
+	t->fresh_full_shown = t->fresh_full;
 	t->attached_shown = t->attached;
 	t->detached_shown = t->detached;
 	t->failed_shown = t->failed;
@@ -637,6 +777,10 @@ void tls__free(struct tls *t)
 
 		for (j = 0; j < t->att[i].nlinks; j++)
 			bpf_link__destroy(t->att[i].links[j]);
+	}
+	if (t->timer_fd >= 0) {
+		loop__del_fd(t->ctx->loop, t->timer_fd);
+		close(t->timer_fd);
 	}
 	free(t);
 }

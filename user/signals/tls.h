@@ -4,6 +4,8 @@
  * the http signal, whose skeleton holds the programs (a global BPF function
  * can only be called from its own object).
  *
+ *   tls__autoload() before the skeleton is loaded: whether its hooks on
+ *                   process starts load (per-process attachments only)
  *   tls__new()      after the skeleton is loaded: find the libssl of each
  *                   process to follow and attach to it; NULL and errno on
  *                   failure (the http signal runs on without TLS)
@@ -31,6 +33,7 @@ struct probe_ctx;
 struct sockets_bpf;
 struct tls;
 
+void tls__autoload(struct sockets_bpf *skel, const struct probe_ctx *ctx, int want);
 struct tls *tls__new(struct probe_ctx *ctx, struct sockets_bpf *skel);
 void tls__collect(struct tls *t, uint64_t now_ns);
 int tls__is_record(const void *data, size_t len);
