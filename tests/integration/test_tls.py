@@ -325,5 +325,8 @@ def test_children_traced_from_their_start(probe_factory, procs, nginx_tls):
                                                                err.splitlines())
     hs = handshakes(summ, OPENAI, comm="python3")
     assert len(hs) == 1 and hs[0]["handshakes"] == kids, hs
+    # every section writes its latency objects with the one writer
+    keys = {"count", "p50", "p90", "p95", "p99", "max", "mean"}
+    assert set(hs[0]["handshake_ns"]) == set(rows[0]["latency_ns"]) == keys
     # found as each child started, not by the periodic rescan
     assert summ["tls"]["stats"].get("found_at_process_start", 0) == kids, summ["tls"]["stats"]

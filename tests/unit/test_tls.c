@@ -101,6 +101,16 @@ static void test_records(void **state)
 	r.hdr.version = PROBE_TLS_VERSION;
 	r.role = 7;
 	assert_int_equal(tls__record(t, &r, sizeof(r)), 0);
+	/* a new process's notice: neither a handshake nor a bad record */
+	{
+		struct probe_tls_proc p = { .pid = 1, .how = PROBE_TLS_PROC_EXEC };
+
+		p.hdr.type = PROBE_REC_TLS_PROC;
+		p.hdr.version = PROBE_TLS_VERSION;
+		p.hdr.size = sizeof(p);
+		assert_true(tls__is_record(&p, sizeof(p)));
+		assert_int_equal(tls__record(t, &p, sizeof(p)), 0);
+	}
 	tls__counts(t, &recs, &lost);
 	assert_int_equal(recs, 2);
 	assert_int_equal(lost, 3);

@@ -57,7 +57,7 @@ enum signal_state {
 };
 
 #define SIGNAL_HOOK_LEN	128
-#define SIGNAL_WHY_LEN	256
+#define SIGNAL_WHY_LEN	384
 
 struct signal_status {
 	enum signal_state state;

@@ -461,7 +461,8 @@ static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		}
 	signal__why(st, SIG_LIVE, "HTTP/1.x over TCP in clear text, server and client side%s; "
 		    "not seen: TLS other than OpenSSL's libssl, HTTP/2, Unix sockets; "
-		    "DB queries (client side): PostgreSQL, Redis, MySQL",
+		    "DB queries (client side): PostgreSQL, Redis, MySQL; "
+		    "peer names from DNS answers",
 		    ctx->filter ? "" : ", host-wide");
 }
 

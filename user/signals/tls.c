@@ -605,7 +605,7 @@ struct tls *tls__new(struct probe_ctx *ctx, struct sockets_bpf *skel)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (!ctx->check_only && bpf_program__autoload(skel->progs.tls_exec)) {
+	if (skel && !ctx->check_only && bpf_program__autoload(skel->progs.tls_exec)) {
 		t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (t->timer_fd >= 0 && loop__add_fd(ctx->loop, t->timer_fd, on_fresh_timer, t)) {
 			close(t->timer_fd);

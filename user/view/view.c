@@ -331,6 +331,22 @@ int view__stats(struct series *se, uint64_t now, const struct view_opts *o,
 	return 0;
 }
 
+cJSON *view__json_latency(cJSON *obj, const char *name, const struct view_stats *vs)
+{
+	cJSON *lat = cJSON_AddObjectToObject(obj, name);
+
+	if (!lat)
+		return NULL;
+	cJSON_AddNumberToObject(lat, "count", (double)vs->count);
+	cJSON_AddNumberToObject(lat, "p50", (double)vs->p50);
+	cJSON_AddNumberToObject(lat, "p90", (double)vs->p90);
+	cJSON_AddNumberToObject(lat, "p95", (double)vs->p95);
+	cJSON_AddNumberToObject(lat, "p99", (double)vs->p99);
+	cJSON_AddNumberToObject(lat, "max", (double)vs->max);
+	cJSON_AddNumberToObject(lat, "mean", vs->mean);
+	return lat;
+}
+
 void view__header(FILE *out, const char *title, uint64_t now, const struct view_opts *o,
 		  const char *mode)
 {

@@ -65,6 +65,12 @@ struct view_stats {
 };
 int view__stats(struct series *se, uint64_t now, const struct view_opts *o,
 		struct view_stats *out);
+/*
+ * The one latency object every section writes (JSON): name: {count, p50,
+ * p90, p95, p99, max, mean}, in ns. Returns it, for a section's own extra
+ * keys, or NULL.
+ */
+struct cJSON *view__json_latency(struct cJSON *obj, const char *name, const struct view_stats *vs);
 
 /*
  * Make room for one more element in a growing row array (*vp, *cap, of

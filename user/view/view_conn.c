@@ -266,18 +266,8 @@ static int conn_text(FILE *out, struct store *st, uint64_t now, const struct vie
 
 static void add_hist(cJSON *e, const char *name, const struct view_stats *vs)
 {
-	cJSON *h;
-
-	if (!vs->count)
-		return;
-	h = cJSON_AddObjectToObject(e, name);
-	cJSON_AddNumberToObject(h, "count", (double)vs->count);
-	cJSON_AddNumberToObject(h, "p50", (double)vs->p50);
-	cJSON_AddNumberToObject(h, "p90", (double)vs->p90);
-	cJSON_AddNumberToObject(h, "p95", (double)vs->p95);
-	cJSON_AddNumberToObject(h, "p99", (double)vs->p99);
-	cJSON_AddNumberToObject(h, "max", (double)vs->max);
-	cJSON_AddNumberToObject(h, "mean", vs->mean);
+	if (vs->count)
+		view__json_latency(e, name, vs);
 }
 
 static void conn_json(cJSON *obj, struct store *st, uint64_t now, const struct view_opts *o)

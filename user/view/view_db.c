@@ -105,7 +105,7 @@ static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 	view__collect(st, FAM_DB_QUERY, now, o, keep_queried, &r);
 	for (i = 0; i < r.n; i++) {
 		const struct view_stats *v = &r.v[i].vs;
-		cJSON *e = cJSON_CreateObject(), *lat;
+		cJSON *e = cJSON_CreateObject();
 		const struct label *l;
 		unsigned int n = series__labels(r.v[i].se, &l), k;
 		uint64_t h = v->counters[DQ_HITS], m = v->counters[DQ_MISSES];
@@ -122,15 +122,8 @@ static void db_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		if (h + m)
 			cJSON_AddNumberToObject(e, "hit_ratio", (double)h / (double)(h + m));
 		cJSON_AddNumberToObject(e, "seconds", v->seconds);
-		if (v->count) {
-			lat = cJSON_AddObjectToObject(e, "latency_ns");
-			cJSON_AddNumberToObject(lat, "count", (double)v->count);
-			cJSON_AddNumberToObject(lat, "mean", v->mean);
-			cJSON_AddNumberToObject(lat, "p50", (double)v->p50);
-			cJSON_AddNumberToObject(lat, "p95", (double)v->p95);
-			cJSON_AddNumberToObject(lat, "p99", (double)v->p99);
-			cJSON_AddNumberToObject(lat, "max", (double)v->max);
-		}
+		if (v->count)
+			view__json_latency(e, "latency_ns", v);
 		cJSON_AddItemToArray(arr, e);
 	}
 	free(r.v);

@@ -491,7 +491,8 @@ static cJSON *rows_json(const struct hrows *r, const struct view_opts *o, int cl
 
 	for (i = 0; arr && i < r->n; i++) {
 		const struct hrow *row = &r->v[i];
-		cJSON *e = cJSON_CreateObject(), *lat, *byc;
+		cJSON *e = cJSON_CreateObject(), *byc;
+		struct view_stats lat;
 
 		if (!e)
 			break;
@@ -516,14 +517,10 @@ static cJSON *rows_json(const struct hrows *r, const struct view_opts *o, int cl
 		for (k = 1; k < 6; k++)
 			if (row->by_class[k])
 				cJSON_AddNumberToObject(byc, cls[k], (double)row->by_class[k]);
-		lat = cJSON_AddObjectToObject(e, "latency_ns");
-		cJSON_AddNumberToObject(lat, "count", (double)hist__count(row->h));
-		cJSON_AddNumberToObject(lat, "p50", (double)row->p50);
-		cJSON_AddNumberToObject(lat, "p90", (double)row->p90);
-		cJSON_AddNumberToObject(lat, "p95", (double)row->p95);
-		cJSON_AddNumberToObject(lat, "p99", (double)row->p99);
-		cJSON_AddNumberToObject(lat, "max", (double)row->max);
-		cJSON_AddNumberToObject(lat, "mean", row->mean);
+		lat = (struct view_stats){ .count = hist__count(row->h), .p50 = row->p50,
+					   .p90 = row->p90, .p95 = row->p95, .p99 = row->p99,
+					   .max = row->max, .mean = row->mean };
+		view__json_latency(e, "latency_ns", &lat);
 		cJSON_AddItemToArray(arr, e);
 	}
 	return arr;

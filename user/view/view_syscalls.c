@@ -88,14 +88,9 @@ static void sc_json(cJSON *obj, struct store *st, uint64_t now, const struct vie
 		cJSON_AddNumberToObject(e, "errors", (double)row->vs.counters[SYSCALL_ERRORS]);
 		cJSON_AddNumberToObject(e, "seconds", row->vs.seconds);
 		if (row->vs.count) {
-			lat = cJSON_AddObjectToObject(e, "latency_ns");
-			cJSON_AddNumberToObject(lat, "count", (double)row->vs.count);
-			cJSON_AddNumberToObject(lat, "total", row->key);
-			cJSON_AddNumberToObject(lat, "p50", (double)row->vs.p50);
-			cJSON_AddNumberToObject(lat, "p90", (double)row->vs.p90);
-			cJSON_AddNumberToObject(lat, "p95", (double)row->vs.p95);
-			cJSON_AddNumberToObject(lat, "p99", (double)row->vs.p99);
-			cJSON_AddNumberToObject(lat, "max", (double)row->vs.max);
+			lat = view__json_latency(e, "latency_ns", &row->vs);
+			if (lat)
+				cJSON_AddNumberToObject(lat, "total", row->key);
 		}
 		if (row->vs.counters[SYSCALL_ERRORS] && q.pid && q.value) {
 			q.obj = cJSON_AddObjectToObject(e, "errno");

@@ -116,7 +116,7 @@ static void tls_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 	view__collect(st, FAM_TLS_HANDSHAKE, now, o, keep_handshaking, &r);
 	for (i = 0; arr && i < r.n; i++) {
 		const struct view_stats *v = &r.v[i].vs;
-		cJSON *e = cJSON_CreateObject(), *lat;
+		cJSON *e = cJSON_CreateObject();
 		const struct label *l;
 		unsigned int n = series__labels(r.v[i].se, &l), k;
 
@@ -128,12 +128,7 @@ static void tls_json(cJSON *obj, struct store *st, uint64_t now, const struct vi
 		cJSON_AddNumberToObject(e, "handshakes", (double)v->counters[TLS_HS_HANDSHAKES]);
 		cJSON_AddNumberToObject(e, "failures", (double)v->counters[TLS_HS_FAILURES]);
 		cJSON_AddNumberToObject(e, "seconds", v->seconds);
-		lat = cJSON_AddObjectToObject(e, "handshake_ns");
-		cJSON_AddNumberToObject(lat, "count", (double)v->count);
-		cJSON_AddNumberToObject(lat, "p50", (double)v->p50);
-		cJSON_AddNumberToObject(lat, "p95", (double)v->p95);
-		cJSON_AddNumberToObject(lat, "p99", (double)v->p99);
-		cJSON_AddNumberToObject(lat, "max", (double)v->max);
+		view__json_latency(e, "handshake_ns", v);
 		cJSON_AddItemToArray(arr, e);
 	}
 	free(r.v);
