@@ -9,7 +9,10 @@
  * conn_forget, sock_resolve): a global function such as sock_handle() can
  * only be called from programs of its own object.
  *
- * Probes (userspace attaches them per library, user/signals/tls.c):
+ * Probes (userspace attaches them per library, user/signals/tls.c), for
+ * OpenSSL's libssl (for GnuTLS's libgnutls: gnutls_record_send and
+ * gnutls_record_recv as SSL_write and SSL_read, gnutls_handshake,
+ * gnutls_server_name_set, gnutls_deinit as SSL_free):
  *   SSL_write, SSL_write_ex       entry: the plaintext to send is there
  *   SSL_read, SSL_read_ex         entry (buffer) + return (length)
  *                                 (the write entries and read returns are
@@ -61,6 +64,7 @@
 /* SSL_ctrl commands (openssl/ssl.h, openssl/tls1.h) */
 #define TLS_CTRL_SET_TLSEXT_HOSTNAME	55
 #define TLS_NAMETYPE_HOST_NAME		0
+#define TLS_GNUTLS_NAME_DNS		1	/* gnutls/gnutls.h */
 
 /* pid_tgid -> the SSL call the thread is inside. */
 struct {
@@ -363,6 +367,7 @@ int BPF_KRETPROBE(tls_hs_exit, int ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct probe_tls_call *t = bpf_map_lookup_elem(&tls_calls, &id);
+	int done = bpf_get_attach_cookie(ctx) == PROBE_TLS_C_GNUTLS ? 0 : 1;
 	struct probe_tls_ssl *st;
 	__u64 ssl;
 
@@ -370,8 +375,8 @@ int BPF_KRETPROBE(tls_hs_exit, int ret)
 		return 0;
 	ssl = t->ssl;
 	bpf_map_delete_elem(&tls_calls, &id);
-	if (ret != 1)
-		return 0;	/* wants more I/O, or failed: SSL_free tells */
+	if (ret != done)
+		return 0;	/* wants more I/O, or failed: SSL_free (gnutls_deinit) tells */
 	st = tls_ssl_lookup(id >> 32, ssl);
 	if (!st || !st->hs_start || st->hs_done)
 		return 0;
@@ -380,22 +385,45 @@ int BPF_KRETPROBE(tls_hs_exit, int ret)
 	return 0;
 }
 
-/* SSL_ctrl(ssl, cmd, larg, parg): SSL_set_tlsext_host_name is a macro for it. */
+/*
+ * The SNI a client sets: SSL_ctrl(ssl, cmd, larg, parg), for which
+ * SSL_set_tlsext_host_name is a macro, or (cookie PROBE_TLS_C_GNUTLS)
+ * gnutls_server_name_set(session, type, name, len), whose name need not
+ * end in a NUL.
+ */
 SEC("uprobe")
-int BPF_KPROBE(tls_ctrl, void *ssl, int cmd, long larg, const char *parg)
+int tls_ctrl(struct pt_regs *ctx)
 {
+	/* every argument read before the branch: clang may not offset ctx in one */
+	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a3 = PT_REGS_PARM3(ctx),
+	      a4 = PT_REGS_PARM4(ctx);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	void *ssl = (void *)a1;
 	struct probe_tls_ssl *st;
+	const char *name;
+	__u64 len;
 	long n;
 
-	if (cmd != TLS_CTRL_SET_TLSEXT_HOSTNAME || larg != TLS_NAMETYPE_HOST_NAME || !parg ||
-	    !probe_wanted(tgid))
+	if (bpf_get_attach_cookie(ctx) == PROBE_TLS_C_GNUTLS) {
+		if (a2 != TLS_GNUTLS_NAME_DNS)
+			return 0;
+		name = (const char *)a3;
+		len = a4;
+	} else {
+		if ((int)a2 != TLS_CTRL_SET_TLSEXT_HOSTNAME || a3 != TLS_NAMETYPE_HOST_NAME)
+			return 0;
+		name = (const char *)a4;
+		len = PROBE_TLS_SNI_LEN;
+	}
+	if (!name || !probe_wanted(tgid))
 		return 0;
 	st = tls_ssl_get(tgid, (__u64)ssl);
 	if (!st)
 		return 0;
+	if (len > PROBE_TLS_SNI_LEN - 1)
+		len = PROBE_TLS_SNI_LEN - 1;
 	__builtin_memset(st->sni, 0, sizeof(st->sni));
-	n = bpf_probe_read_user_str(st->sni, sizeof(st->sni), parg);
+	n = bpf_probe_read_user_str(st->sni, len + 1, name);
 	st->sni_len = n > 1 ? (__u8)(n - 1) : 0;
 	st->role = PROBE_ROLE_CLIENT;
 	return 0;

@@ -54,6 +54,13 @@ enum probe_tls_cookie {
 	PROBE_TLS_C_ACCEPT = 2,		/* SSL_set_accept_state: a server */
 	PROBE_TLS_C_WRITE = 16,		/* tls_data at SSL_write(_ex)'s entry */
 	PROBE_TLS_C_READ_RET = 17,	/* tls_data at SSL_read(_ex)'s return */
+	/*
+	 * GnuTLS where its call differs: gnutls_handshake returns 0 when done
+	 * (tls_hs_exit), gnutls_server_name_set(session, type, name, len)
+	 * sets the SNI (tls_ctrl). Its record send and receive take and
+	 * return what SSL_write and SSL_read do: those cookies serve.
+	 */
+	PROBE_TLS_C_GNUTLS = 32,
 };
 
 /* probe_tls_hs.flags */

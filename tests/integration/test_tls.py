@@ -118,7 +118,7 @@ def test_check_reports_tls_attached(procs, tmp_path):
     assert res.returncode == 0, res.stderr
     sig = {s["signal"]: s for s in json.loads(res.stdout)["signals"]}
     assert sig["http"]["state"] == "live", sig["http"]
-    assert re.search(r"TLS: libssl uprobes on [1-9]\d* library file", sig["http"]["why"]), \
+    assert re.search(r"TLS: libssl/libgnutls uprobes on [1-9]\d* library file", sig["http"]["why"]), \
         sig["http"]["why"]
 
 
@@ -210,6 +210,41 @@ def test_libssl_loaded_after_probe_start_is_traced(probe_factory, procs, nginx_t
     assert len(rows) == 1 and rows[0]["requests"] == 20, summ["http"]["client"]
     # only the target is followed: nginx's side is not
     assert not server_rows(summ, "nginx")
+
+
+def test_gnutls_client_wget(probe_factory, procs, nginx_tls, tmp_path):
+    """wget (Debian's links GnuTLS, not OpenSSL) as the client, in its own
+    mount namespace whose /etc/hosts maps the provider name to 127.0.0.1:
+    its requests are named by the SNI it sent, each counted once, with
+    statuses and handshakes. A process holding libgnutls while the probe
+    starts gets the file attached for every process (host-wide), so each
+    short-lived wget is covered from its start."""
+    ng, port = nginx_tls
+    holder = procs.start([PY, "-c", "import ctypes, sys; ctypes.CDLL('libgnutls.so.30'); "
+                          "print('ready', flush=True); sys.stdin.readline()"])
+    wait_ready(holder, "python3 holding libgnutls")
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 {OPENAI}\n")
+    pr = probe_factory("--json", "--config", tls_on(tmp_path))
+    codes = []
+    for p in ["/v1/chat/1", "/v1/chat/2", "/v1/chat/3", "/fail"]:
+        res = run(["unshare", "-m", "sh", "-c", f"mount --bind {hosts} /etc/hosts && exec wget "
+                   f"-q --no-check-certificate -O /dev/null https://{OPENAI}:{port}{p}"],
+                  timeout=30)
+        codes.append(res.returncode)
+    time.sleep(1.5)
+    summ, out, err = stop_probe(pr)
+    assert codes == [0, 0, 0, 8], codes   # wget: 8 is an HTTP error status
+    assert "libgnutls.so" in err, err
+    rows = client_rows(summ, OPENAI, comm="wget")
+    assert len(rows) == 1, summ["http"]["client"]
+    assert rows[0]["requests"] == 4 and rows[0]["status"] == {"2xx": 3, "5xx": 1}, rows
+    routes = provider_routes(summ, OPENAI, comm="wget")
+    assert routes[("GET", "/v1/chat/{id}")]["requests"] == 3, routes
+    hs = handshakes(summ, OPENAI, comm="wget")
+    assert len(hs) == 1 and hs[0]["handshakes"] == 4, hs
+    srv = server_rows(summ, "nginx")
+    assert srv[("GET", "/v1/chat/{id}")]["requests"] == 3
 
 
 def test_tls_server_sending_garbage(probe_factory, procs, cert):

@@ -72,6 +72,19 @@ def test_check_signal_live_or_says_why(check, name):
     assert s["state"] == "live", f"{name} on {kernel()}: {s['state']}: {s['why']}"
 
 
+def test_check_under_pid_loads_what_pid_adds():
+    """Under --pid the http signal also loads TLS's hooks on process starts
+    (tp_btf sched_process_{fork,exec}) and the syscalls signal is on: both
+    live, or saying why."""
+    r = subprocess.run([PROBE, "--check", "--json", "--pid", str(os.getpid())],
+                       capture_output=True, text=True, timeout=READY_TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    sig = signals_of(json.loads(r.stdout))
+    for name in ("http", "syscalls"):
+        assert sig[name]["state"] == "live", f"{name} on {kernel()}: {sig[name]}"
+    assert "TLS:" in sig["http"]["why"], sig["http"]
+
+
 def test_check_says_kprobe_and_fentry_unused(check):
     """No signal prefers kprobes or fentry, so there is no second mode to run;
     where the kernel has them (Debian's 6.1, 6.12) --check says they are unused."""

@@ -32,6 +32,13 @@ static void test_is_libssl(void **state)
 	assert_false(tls__is_libssl("/usr/lib/x86_64-linux-gnu/libssl3.so"));
 	assert_false(tls__is_libssl("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"));
 	assert_false(tls__is_libssl("/usr/lib/libssl.so.3/../libc.so.6"));
+
+	assert_true(tls__is_gnutls("/usr/lib/x86_64-linux-gnu/libgnutls.so.30.34.3"));
+	assert_true(tls__is_gnutls("/usr/lib/x86_64-linux-gnu/libgnutls.so.30"));
+	assert_false(tls__is_gnutls("/usr/lib/x86_64-linux-gnu/libgnutls-openssl.so.27"));
+	assert_false(tls__is_gnutls("/usr/lib/x86_64-linux-gnu/libgnutlsxx.so.30"));
+	assert_false(tls__is_gnutls("/usr/lib/x86_64-linux-gnu/libgnutls-dane.so.0"));
+	assert_false(tls__is_gnutls("/usr/lib/x86_64-linux-gnu/libssl.so.3"));
 }
 
 struct seen {

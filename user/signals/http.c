@@ -460,7 +460,7 @@ static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
 			return;
 		}
 	signal__why(st, SIG_LIVE, "HTTP/1.x over TCP in clear text, server and client side%s; "
-		    "not seen: TLS other than OpenSSL's libssl, HTTP/2, Unix sockets; "
+		    "not seen: TLS other than OpenSSL's and GnuTLS's, HTTP/2, Unix sockets; "
 		    "DB queries (client side): PostgreSQL, Redis, MySQL; "
 		    "peer names from DNS answers",
 		    ctx->filter ? "" : ", host-wide");

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * tls: attach the socket capture's libssl uprobes (bpf/sockets/tls.bpf.h)
- * to every libssl the processes to follow have mapped, and turn handshake
- * records into the tls_handshake family. The plaintext itself goes through
- * the capture's shared handler in the kernel and comes back as ordinary
- * HTTP and database records (user/signals/http.c).
+ * tls: attach the socket capture's TLS uprobes (bpf/sockets/tls.bpf.h) to
+ * every TLS library (OpenSSL's libssl, GnuTLS's libgnutls: libs[]) the
+ * processes to follow have mapped, and turn handshake records into the
+ * tls_handshake family. The plaintext itself goes through the capture's
+ * shared handler in the kernel and comes back as ordinary HTTP and
+ * database records (user/signals/http.c).
  *
  * Which libraries, and for whom:
- *   - host-wide: each distinct libssl file (by device and inode) any
+ *   - host-wide: each distinct library file (by device and inode) any
  *     process maps, attached once for all processes (pid -1: every later
  *     mapping of that file is covered at once, including a dlopen), at most
  *     TLS_MAX_ATT files. /proc/PID/maps is rescanned every TLS_HOST_SCAN_S
@@ -15,13 +16,14 @@
  *     process maps any more is detached.
  *   - --pid: per followed process (targets and descendants, from the proc
  *     signal's tracked_pids map), rescanned every collect, so a process
- *     that dlopens libssl is attached within a second; a process that is
- *     gone (or was replaced: start time) is detached. Other processes
+ *     that dlopens a library is attached within a second; a process that
+ *     is gone (or was replaced: start time) is detached. Other processes
  *     mapping the same file pay nothing. A followed process that forks or
  *     execs is announced by the kernel at once (tls_fork, tls_exec) and
  *     looked at on a short backoff while its loader maps its libraries
- *     (fresh[]), so a child that makes its one HTTPS call within
- *     milliseconds of starting is traced from that call.
+ *     (fresh[]). What that cannot beat: the first uprobe attached to a new
+ *     process took 15 ms (idle) to 120 ms (while it started) here, so a
+ *     child whose one call comes sooner than that is still missed.
  * Paths go through /proc/PID/root (or /proc/PID/map_files when the file
  * was replaced), so a library in another mount namespace (a container) is
  * the very inode that process mapped (uprobe_site__find_mapped).
@@ -59,7 +61,7 @@
 
 #define TLS_MAX_ATT		64	/* (process or host-wide, library) attachments */
 #define TLS_HOST_SCAN_S		2
-#define TLS_NPROBES		12
+#define TLS_NPROBES		12	/* the most any library has */
 #define TLS_MAX_FRESH		32	/* new processes looked at on a backoff at once */
 #define TLS_FRESH_NS		2000000000ULL	/* then the periodic rescan takes over */
 #define TLS_FRESH_MAX_STEP_NS	256000000ULL
@@ -76,11 +78,15 @@ static const struct {
 };
 #define NKSTATS (sizeof(kstats) / sizeof(kstats[0]))
 
+/* The program each probe runs (bpf/sockets/tls.bpf.h). */
+enum tls_prog { P_DATA, P_READ_ENTER, P_HS_ENTER, P_HS_EXIT, P_CTRL, P_SIDE, P_FREE };
+
 /* The functions probed, in attach order (a return probe before its entry). */
 struct probe_spec {
 	const char *func;
 	int required;		/* without it the library is not attached */
 	int ret;
+	enum tls_prog prog;
 	uint64_t cookie;
 	int pair;		/* 1 + index in pairs[]: replaced by the pair's common callee */
 };
@@ -111,20 +117,51 @@ static const struct {
 	  UPROBE_REG(UREG_RCX), "reads" },
 };
 
-static const struct probe_spec specs[TLS_NPROBES] = {
-	{ "SSL_write", 1, 0, PROBE_TLS_C_WRITE, 1 },
-	{ "SSL_write_ex", 0, 0, PROBE_TLS_C_WRITE, 1 },
-	{ "SSL_read", 1, 1, PROBE_TLS_C_READ_RET, 2 },
-	{ "SSL_read", 1, 0, PROBE_TLS_C_READ, 2 },
-	{ "SSL_read_ex", 0, 1, PROBE_TLS_C_READ_RET, 2 },
-	{ "SSL_read_ex", 0, 0, PROBE_TLS_C_READ_EX, 2 },
-	{ "SSL_do_handshake", 1, 1, 0, 0 },
-	{ "SSL_do_handshake", 1, 0, 0, 0 },
-	{ "SSL_ctrl", 0, 0, 0, 0 },
-	{ "SSL_set_connect_state", 0, 0, PROBE_TLS_C_CONNECT, 0 },
-	{ "SSL_set_accept_state", 0, 0, PROBE_TLS_C_ACCEPT, 0 },
-	{ "SSL_free", 1, 0, 0, 0 },
+static const struct probe_spec openssl_specs[] = {
+	{ "SSL_write", 1, 0, P_DATA, PROBE_TLS_C_WRITE, 1 },
+	{ "SSL_write_ex", 0, 0, P_DATA, PROBE_TLS_C_WRITE, 1 },
+	{ "SSL_read", 1, 1, P_DATA, PROBE_TLS_C_READ_RET, 2 },
+	{ "SSL_read", 1, 0, P_READ_ENTER, PROBE_TLS_C_READ, 2 },
+	{ "SSL_read_ex", 0, 1, P_DATA, PROBE_TLS_C_READ_RET, 2 },
+	{ "SSL_read_ex", 0, 0, P_READ_ENTER, PROBE_TLS_C_READ_EX, 2 },
+	{ "SSL_do_handshake", 1, 1, P_HS_EXIT, 0, 0 },
+	{ "SSL_do_handshake", 1, 0, P_HS_ENTER, 0, 0 },
+	{ "SSL_ctrl", 0, 0, P_CTRL, 0, 0 },
+	{ "SSL_set_connect_state", 0, 0, P_SIDE, PROBE_TLS_C_CONNECT, 0 },
+	{ "SSL_set_accept_state", 0, 0, P_SIDE, PROBE_TLS_C_ACCEPT, 0 },
+	{ "SSL_free", 1, 0, P_FREE, 0, 0 },
 };
+
+/*
+ * GnuTLS (libgnutls.so.30): its record calls take (session, buf, size)
+ * and return the bytes moved, as SSL_write and SSL_read do. Which side a
+ * session is (gnutls_init's flags) is written through a pointer, so it is
+ * not read: a session that sets an SNI is a client, as with OpenSSL.
+ */
+static const struct probe_spec gnutls_specs[] = {
+	{ "gnutls_record_send", 1, 0, P_DATA, PROBE_TLS_C_WRITE, 0 },
+	{ "gnutls_record_recv", 1, 1, P_DATA, PROBE_TLS_C_READ_RET, 0 },
+	{ "gnutls_record_recv", 1, 0, P_READ_ENTER, PROBE_TLS_C_READ, 0 },
+	{ "gnutls_handshake", 1, 1, P_HS_EXIT, PROBE_TLS_C_GNUTLS, 0 },
+	{ "gnutls_handshake", 1, 0, P_HS_ENTER, 0, 0 },
+	{ "gnutls_server_name_set", 0, 0, P_CTRL, PROBE_TLS_C_GNUTLS, 0 },
+	{ "gnutls_deinit", 1, 0, P_FREE, 0, 0 },
+};
+
+#define NSPECS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A TLS library the capture knows: how to tell its file, and what to probe. */
+static const struct tls_lib {
+	const char *name;
+	int (*is)(const char *path);
+	const struct probe_spec *specs;
+	unsigned int nspecs;
+	int pairs;		/* OpenSSL's wrapper pairs may go to a common callee */
+} libs[] = {
+	{ "libssl", tls__is_libssl, openssl_specs, NSPECS(openssl_specs), 1 },
+	{ "libgnutls", tls__is_gnutls, gnutls_specs, NSPECS(gnutls_specs), 0 },
+};
+#define NLIBS (sizeof(libs) / sizeof(libs[0]))
 
 struct tls_att {
 	int used;
@@ -133,6 +170,7 @@ struct tls_att {
 	uint64_t dev, ino;	/* the library file */
 	uint64_t seen;		/* the last scan that found it mapped */
 	char lib[160];		/* as the process sees it */
+	const struct tls_lib *kind;
 	struct bpf_link *links[TLS_NPROBES];
 	unsigned int nlinks;
 	unsigned int callees;	/* pairs[] probed at their common callee */
@@ -166,6 +204,15 @@ int tls__is_libssl(const char *path)
 	b = b ? b + 1 : path;
 	/* libssl.so, libssl.so.3, libssl.so.1.1; not NSS's libssl3.so */
 	return !strncmp(b, "libssl.so", 9);
+}
+
+int tls__is_gnutls(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	/* libgnutls.so.30; not libgnutls-openssl.so, libgnutls-dane.so, libgnutlsxx.so */
+	return !strncmp(b, "libgnutls.so", 12);
 }
 
 int tls__is_record(const void *data, size_t len)
@@ -225,17 +272,22 @@ static void att_detach(struct tls *t, struct tls_att *a, const char *why)
 
 static struct bpf_program *spec_prog(struct tls *t, const struct probe_spec *s)
 {
-	if (!strncmp(s->func, "SSL_write", 9) || (!strncmp(s->func, "SSL_read", 8) && s->ret))
+	switch (s->prog) {
+	case P_DATA:
 		return t->skel->progs.tls_data;
-	if (!strncmp(s->func, "SSL_read", 8))
+	case P_READ_ENTER:
 		return t->skel->progs.tls_read_enter;
-	if (!strcmp(s->func, "SSL_do_handshake"))
-		return s->ret ? t->skel->progs.tls_hs_exit : t->skel->progs.tls_hs_enter;
-	if (!strcmp(s->func, "SSL_ctrl"))
+	case P_HS_ENTER:
+		return t->skel->progs.tls_hs_enter;
+	case P_HS_EXIT:
+		return t->skel->progs.tls_hs_exit;
+	case P_CTRL:
 		return t->skel->progs.tls_ctrl;
-	if (!strcmp(s->func, "SSL_free"))
+	case P_SIDE:
+		return t->skel->progs.tls_side;
+	default:
 		return t->skel->progs.tls_free;
-	return t->skel->progs.tls_side;
+	}
 }
 
 /* Attach one probe at off in path; 0 or -errno (why says which). */
@@ -282,18 +334,14 @@ static int att_callee(struct tls *t, struct tls_att *a, const char *path, unsign
 }
 
 /*
- * Attach every probe to the library at path for pid (-1: all processes).
- * Each pair of wrappers goes to its common callee when one is found (and
- * signals.http.tls_sites allows it), else to both wrappers' entries.
- * 0, or -errno with nothing left attached.
+ * OpenSSL's wrapper pairs: where each pair's probes go, its common callee
+ * (have[p], callee[p]) when one is found and signals.http.tls_sites allows
+ * it, and in site[p] what was chosen, for -v and --check.
  */
-static int att_attach(struct tls *t, struct tls_att *a, const char *path)
+static void find_callees(struct tls *t, const char *path, struct uprobe_callee callee[2],
+			 int have[2], char site[2][512])
 {
-	char why[200] = "", where[200], site[2][512];
-	struct uprobe_callee callee[2];
-	int have[2] = { 0, 0 }, done[2] = { 0, 0 };
-	unsigned int i, p;
-	int err = 0;
+	unsigned int p;
 
 	for (p = 0; p < 2; p++) {
 		struct uprobe_func f;
@@ -315,8 +363,25 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 		snprintf(site[p], sizeof(site[p]), "%s/%s at their entries (no common callee: %s): %s",
 			 pairs[p].a, pairs[p].b, callee[p].why, f.site.why);
 	}
-	for (i = 0; i < TLS_NPROBES; i++) {
-		const struct probe_spec *s = &specs[i];
+}
+
+/*
+ * Attach every probe of a->kind to the library at path for pid (-1: all
+ * processes). 0, or -errno with nothing left attached.
+ */
+static int att_attach(struct tls *t, struct tls_att *a, const char *path)
+{
+	char why[200] = "", where[200], site[2][512];
+	struct uprobe_callee callee[2];
+	int have[2] = { 0, 0 }, done[2] = { 0, 0 };
+	const struct tls_lib *lib = a->kind;
+	unsigned int i, p;
+	int err = 0;
+
+	if (lib->pairs)
+		find_callees(t, path, callee, have, site);
+	for (i = 0; i < lib->nspecs; i++) {
+		const struct probe_spec *s = &lib->specs[i];
 		struct uprobe_func f;
 
 		if (s->pair && have[s->pair - 1]) {
@@ -362,17 +427,18 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 			a->callees == 2 ? " (reads and writes at their common callees: one trap a call)" :
 			"");
 	/* where each probe sits is detail for -v and --check */
-	if (t->ctx->verbose || t->ctx->check_only)
+	if (lib->pairs && (t->ctx->verbose || t->ctx->check_only))
 		fprintf(stderr, "probe: tls: %s: %s: %s; %s: %s\n", where, pairs[1].what, site[1],
 			pairs[0].what, site[0]);
 	return 0;
 }
 
 /*
- * pid's libssl: attach it (for pid, or for everyone when host-wide) unless
- * it is. 1 when pid maps a libssl (whether attaching worked or not), else 0.
+ * pid's TLS library of kind lib: attach it (for pid, or for everyone when
+ * host-wide) unless it is. 1 when pid maps one (whether attaching worked
+ * or not), else 0.
  */
-static int scan_pid(struct tls *t, int pid, int host_wide)
+static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib *lib)
 {
 	char attach[PATH_MAX + 64], shown[160];
 	struct tls_att *a, *free_slot = NULL;
@@ -380,10 +446,8 @@ static int scan_pid(struct tls *t, int pid, int host_wide)
 	struct stat st;
 	unsigned int i;
 
-	if (pid == t->ctx->self_pid)
-		return 0;
-	if (uprobe_site__find_mapped(pid, tls__is_libssl, attach, sizeof(attach), shown,
-				     sizeof(shown), &ino))
+	if (uprobe_site__find_mapped(pid, lib->is, attach, sizeof(attach), shown, sizeof(shown),
+				     &ino))
 		return 0;	/* none mapped, or gone */
 	if (stat(attach, &st))
 		return 0;
@@ -416,9 +480,23 @@ static int scan_pid(struct tls *t, int pid, int host_wide)
 	a->dev = (uint64_t)st.st_dev;
 	a->ino = (uint64_t)st.st_ino;
 	a->seen = t->scan;
+	a->kind = lib;
 	snprintf(a->lib, sizeof(a->lib), "%s", shown);
 	att_attach(t, a, attach);
 	return 1;
+}
+
+/* Each TLS library pid maps; 1 when it maps one. */
+static int scan_pid(struct tls *t, int pid, int host_wide)
+{
+	unsigned int k;
+	int found = 0;
+
+	if (pid == t->ctx->self_pid)
+		return 0;
+	for (k = 0; k < NLIBS; k++)
+		found |= scan_lib(t, pid, host_wide, &libs[k]);
+	return found;
 }
 
 static void scan(struct tls *t)
@@ -481,11 +559,11 @@ static void update_note(struct tls *t)
 		fast += t->att[i].used && t->att[i].callees == 2;
 	if (n)
 		/* the signal's line is long already: -v and --check detail the sites */
-		snprintf(t->note, sizeof(t->note), "TLS: libssl uprobes on %u %s%s, %u via callees", n,
+		snprintf(t->note, sizeof(t->note), "TLS: libssl/libgnutls uprobes on %u %s%s, %u via callees", n,
 			 t->ctx->filter ? "(process, library) pair" : "library file",
 			 n == 1 ? "" : "s", fast);
 	else
-		snprintf(t->note, sizeof(t->note), "TLS: no libssl mapped by %s yet (rescanned)",
+		snprintf(t->note, sizeof(t->note), "TLS: no libssl or libgnutls mapped by %s yet (rescanned)",
 			 t->ctx->filter ? "the followed processes" : "any process");
 }
 

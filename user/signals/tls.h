@@ -46,5 +46,7 @@ void tls__free(struct tls *t);
 
 /* Exposed for the unit test: is path a libssl (not NSS's libssl3.so)? */
 int tls__is_libssl(const char *path);
+/* ... a libgnutls (not libgnutls-openssl, -dane, xx)? */
+int tls__is_gnutls(const char *path);
 
 #endif
