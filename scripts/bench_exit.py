@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bench_exit.py: how long probe takes to exit, and where that time goes.
 
-For each mode (host-wide, --pid on a sleeping process, --pid --leaks on a
+For each mode (host-wide, --pid on a sleeping process, --pid on a sleeping
+process that maps libssl (its TLS uprobes attached), --pid --leaks on a
 process that allocates), launches the probe N times with /metrics on (the
 default 127.0.0.1:9464, scraped once while it runs) and a webhook alert sink
 (a local receiver that answers 200), waits for `probe: ready`, lets it run,
@@ -126,8 +127,8 @@ def main():
     ap.add_argument("--probe", default="./probe")
     ap.add_argument("-n", type=int, default=5)
     ap.add_argument("--peer-only", action="store_true", help="only the bpftrace row")
-    ap.add_argument("--modes", default="host-wide,--pid,--pid --leaks",
-                    help="comma-separated modes to run (default: all three)")
+    ap.add_argument("--modes", default="host-wide,--pid,--pid tls,--pid --leaks",
+                    help="comma-separated modes to run (default: all four)")
     ap.add_argument("--no-peer", action="store_true", help="skip the bpftrace row")
     a = ap.parse_args()
 
@@ -135,6 +136,7 @@ def main():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{srv.server_address[1]}/"
     sleeper = subprocess.Popen(["sleep", "3600"])
+    tls = subprocess.Popen(["/usr/bin/python3", "-c", "import ssl, time\ntime.sleep(3600)"])
     # an allocating process for --leaks: the allocator's uprobes are attached
     alloc = subprocess.Popen(["/usr/bin/python3", "-c",
                               "import time\nwhile True:\n    x=[str(i) for i in range(2000)]\n"
@@ -142,6 +144,7 @@ def main():
     modes = [
         ("host-wide", []),
         ("--pid", ["--pid", str(sleeper.pid)]),
+        ("--pid tls", ["--pid", str(tls.pid)]),
         ("--pid --leaks", ["--pid", str(alloc.pid), "--leaks"]),
     ]
     try:
@@ -181,7 +184,7 @@ def main():
             print("bpftrace peer: did not start")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
-        for p in (sleeper, alloc):
+        for p in (sleeper, tls, alloc):
             p.kill()
             p.wait()
         srv.shutdown()

@@ -15,8 +15,8 @@
  * gnutls_server_name_set, gnutls_deinit as SSL_free):
  *   SSL_write, SSL_write_ex       entry: the plaintext to send is there
  *   SSL_read, SSL_read_ex         entry (buffer) + return (length)
- *                                 (the write entries and read returns are
- *                                 one program, tls_data)
+ *                                 (every probe is one program, tls_probe,
+ *                                 the attach cookie saying which call)
  *                                 Where both wrappers of a pair call one
  *                                 internal function whose entry is
  *                                 emulated (ssl_write_internal,
@@ -238,16 +238,13 @@ static __always_inline int tls_write(void *ssl, const void *buf, int num)
 }
 
 /* SSL_read(ssl, buf, num), SSL_read_ex(ssl, buf, num, &readbytes): the entry. */
-SEC("uprobe")
-int BPF_KPROBE(tls_read_enter, void *ssl, void *buf, int num, size_t *readbytes)
+static __always_inline int tls_read_enter(__u64 ssl, __u64 buf, __u64 readbytes)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	if (!probe_wanted(id >> 32))
 		return 0;
-	tls_call_set(id, (__u64)ssl, (__u64)buf,
-		     bpf_get_attach_cookie(ctx) == PROBE_TLS_C_READ_EX ? (__u64)readbytes : 0,
-		     PROBE_TLS_CALL_READ);
+	tls_call_set(id, ssl, buf, readbytes, PROBE_TLS_CALL_READ);
 	return 0;
 }
 
@@ -290,39 +287,27 @@ static __always_inline int tls_read_exit(int ret)
 	return tls_plain(tgid, st, buf, n, 1);
 }
 
-/*
- * The two places plaintext is seen, in one program: SSL_write(_ex)'s
- * entry and SSL_read(_ex)'s return, the attach cookie saying which. The
- * verifier checks the shared handler once per program that calls it
- * (~0.15 s here), so one program, not two.
- */
-SEC("uprobe")
-int tls_data(struct pt_regs *ctx)
-{
-	if (bpf_get_attach_cookie(ctx) == PROBE_TLS_C_WRITE)
-		return tls_write((void *)PT_REGS_PARM1(ctx), (const void *)PT_REGS_PARM2(ctx),
-				 (int)PT_REGS_PARM3(ctx));
-	return tls_read_exit((int)PT_REGS_RC(ctx));
-}
-
-SEC("uprobe")
-int BPF_KPROBE(tls_hs_enter, void *ssl)
+static __always_inline int tls_hs_enter(__u64 ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct probe_tls_ssl *st;
 
 	if (!probe_wanted(id >> 32))
 		return 0;
-	st = tls_ssl_get(id >> 32, (__u64)ssl);
-	/* non-blocking: called again until it returns 1; timed from the first call */
+	st = tls_ssl_get(id >> 32, ssl);
+	/* non-blocking: called again until it returns done; timed from the first call */
 	if (st && !st->hs_start && !st->hs_done)
 		st->hs_start = bpf_ktime_get_ns();
-	tls_call_set(id, (__u64)ssl, 0, 0, PROBE_TLS_CALL_HS);
+	tls_call_set(id, ssl, 0, 0, PROBE_TLS_CALL_HS);
 	return 0;
 }
 
-/* The end of a handshake (or its failure): one record. */
-static __always_inline void tls_hs_emit(__u32 tgid, const struct probe_tls_ssl *st, __u8 flags,
+/*
+ * The end of a handshake (or its failure): one record. Not inlined: the
+ * connection and owner it fills on its stack would sit in tls_probe's
+ * frame, under the chain into the parsers the verifier caps at 512 bytes.
+ */
+static __noinline void tls_hs_emit(__u32 tgid, const struct probe_tls_ssl *st, __u8 flags,
 					__u64 now)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -362,12 +347,11 @@ static __always_inline void tls_hs_emit(__u32 tgid, const struct probe_tls_ssl *
 	probe_stat_inc(&tls_stats, PROBE_TLS_STAT_HANDSHAKES);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(tls_hs_exit, int ret)
+/* A handshake call returned ret; done is what it returns once complete. */
+static __always_inline int tls_hs_exit(int ret, int done)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct probe_tls_call *t = bpf_map_lookup_elem(&tls_calls, &id);
-	int done = bpf_get_attach_cookie(ctx) == PROBE_TLS_C_GNUTLS ? 0 : 1;
 	struct probe_tls_ssl *st;
 	__u64 ssl;
 
@@ -385,39 +369,16 @@ int BPF_KRETPROBE(tls_hs_exit, int ret)
 	return 0;
 }
 
-/*
- * The SNI a client sets: SSL_ctrl(ssl, cmd, larg, parg), for which
- * SSL_set_tlsext_host_name is a macro, or (cookie PROBE_TLS_C_GNUTLS)
- * gnutls_server_name_set(session, type, name, len), whose name need not
- * end in a NUL.
- */
-SEC("uprobe")
-int tls_ctrl(struct pt_regs *ctx)
+/* The SNI a client sets: up to len bytes at name (which need not end in a NUL). */
+static __always_inline int tls_sni(__u64 ssl, const char *name, __u64 len)
 {
-	/* every argument read before the branch: clang may not offset ctx in one */
-	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a3 = PT_REGS_PARM3(ctx),
-	      a4 = PT_REGS_PARM4(ctx);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	void *ssl = (void *)a1;
 	struct probe_tls_ssl *st;
-	const char *name;
-	__u64 len;
 	long n;
 
-	if (bpf_get_attach_cookie(ctx) == PROBE_TLS_C_GNUTLS) {
-		if (a2 != TLS_GNUTLS_NAME_DNS)
-			return 0;
-		name = (const char *)a3;
-		len = a4;
-	} else {
-		if ((int)a2 != TLS_CTRL_SET_TLSEXT_HOSTNAME || a3 != TLS_NAMETYPE_HOST_NAME)
-			return 0;
-		name = (const char *)a4;
-		len = PROBE_TLS_SNI_LEN;
-	}
 	if (!name || !probe_wanted(tgid))
 		return 0;
-	st = tls_ssl_get(tgid, (__u64)ssl);
+	st = tls_ssl_get(tgid, ssl);
 	if (!st)
 		return 0;
 	if (len > PROBE_TLS_SNI_LEN - 1)
@@ -429,27 +390,23 @@ int tls_ctrl(struct pt_regs *ctx)
 	return 0;
 }
 
-/* SSL_set_connect_state, SSL_set_accept_state: the cookie says which. */
-SEC("uprobe")
-int BPF_KPROBE(tls_side, void *ssl)
+static __always_inline int tls_side(__u64 ssl, __u8 role)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct probe_tls_ssl *st;
 
 	if (!probe_wanted(tgid))
 		return 0;
-	st = tls_ssl_get(tgid, (__u64)ssl);
+	st = tls_ssl_get(tgid, ssl);
 	if (st)
-		st->role = bpf_get_attach_cookie(ctx) == PROBE_TLS_C_CONNECT ? PROBE_ROLE_CLIENT :
-									    PROBE_ROLE_SERVER;
+		st->role = role;
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(tls_free, void *ssl)
+static __always_inline int tls_free(__u64 ssl)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct probe_tls_ssl_key k = { .ssl = (__u64)ssl, .tgid = tgid };
+	struct probe_tls_ssl_key k = { .ssl = ssl, .tgid = tgid };
 	struct probe_tls_ssl *st;
 
 	if (!ssl || !probe_wanted(tgid))
@@ -465,6 +422,73 @@ int BPF_KPROBE(tls_free, void *ssl)
 	bpf_map_delete_elem(&tls_ssls, &k);
 	probe_stat_inc(&tls_stats, PROBE_TLS_STAT_SSL_FREE);
 	return 0;
+}
+
+/*
+ * The probes that move no plaintext: call stashes, handshakes, SNI, side,
+ * free. Not inlined into tls_probe: their stack (an SSL object's initial
+ * state, a call record) would sit in its frame, under the chain into the
+ * parsers that the verifier caps at 512 bytes (6.1 counted 544). For a
+ * return site, a1 is the return value.
+ */
+static __noinline int tls_control(__u64 cookie, __u64 a1, __u64 a2, __u64 a3, __u64 a4)
+{
+	switch (cookie) {
+	case PROBE_TLS_S_READ:
+		return tls_read_enter(a1, a2, 0);
+	case PROBE_TLS_S_READ_EX:
+		return tls_read_enter(a1, a2, a4);
+	case PROBE_TLS_S_HS:
+		return tls_hs_enter(a1);
+	case PROBE_TLS_S_HS_RET:
+		return tls_hs_exit((int)a1, 1);
+	case PROBE_TLS_S_HS_RET0:
+		return tls_hs_exit((int)a1, 0);
+	case PROBE_TLS_S_SNI:
+		/* SSL_set_tlsext_host_name is a macro for this SSL_ctrl */
+		if ((int)a2 != TLS_CTRL_SET_TLSEXT_HOSTNAME || a3 != TLS_NAMETYPE_HOST_NAME)
+			return 0;
+		return tls_sni(a1, (const char *)a4, PROBE_TLS_SNI_LEN);
+	case PROBE_TLS_S_SNI_GNUTLS:
+		if (a2 != TLS_GNUTLS_NAME_DNS)
+			return 0;
+		return tls_sni(a1, (const char *)a3, a4);
+	case PROBE_TLS_S_CONNECT:
+		return tls_side(a1, PROBE_ROLE_CLIENT);
+	case PROBE_TLS_S_ACCEPT:
+		return tls_side(a1, PROBE_ROLE_SERVER);
+	case PROBE_TLS_S_FREE:
+		return tls_free(a1);
+	}
+	return 0;
+}
+
+/*
+ * Every TLS probe, entry or return, the attach cookie saying which call it
+ * sits on (enum probe_tls_site). One program: the verifier checks the
+ * shared handler once per program that calls it (~0.15 s here), and
+ * userspace needs one uprobe_multi link per library and process for the
+ * entries and one for the returns, where each perf-event uprobe cost ~0.1 s
+ * of the probe's exit (event_mutex and grace periods, one after another).
+ */
+SEC("uprobe")
+int tls_probe(struct pt_regs *ctx)
+{
+	/* every register read up front: clang may not offset ctx in a branch */
+	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a3 = PT_REGS_PARM3(ctx),
+	      a4 = PT_REGS_PARM4(ctx), rc = PT_REGS_RC(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+
+	switch (cookie) {
+	case PROBE_TLS_S_WRITE:
+		return tls_write((void *)a1, (const void *)a2, (int)a3);
+	case PROBE_TLS_S_READ_RET:
+		return tls_read_exit((int)rc);
+	case PROBE_TLS_S_HS_RET:
+	case PROBE_TLS_S_HS_RET0:
+		return tls_control(cookie, rc, 0, 0, 0);
+	}
+	return tls_control(cookie, a1, a2, a3, a4);
 }
 
 /* The new process pid (a fork or exec of a followed one): tell userspace now. */

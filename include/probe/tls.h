@@ -46,21 +46,24 @@ enum probe_tls_rec_type {
 /* syscalls on an unclassified TCP socket looked at for an SSL call around them */
 #define PROBE_TLS_MAX_CHECKS	8
 
-/* The attach cookie of the uprobes that serve two functions. */
-enum probe_tls_cookie {
-	PROBE_TLS_C_READ = 0,		/* SSL_read(ssl, buf, num) */
-	PROBE_TLS_C_READ_EX = 1,	/* SSL_read_ex(ssl, buf, num, &readbytes) */
-	PROBE_TLS_C_CONNECT = 1,	/* SSL_set_connect_state: a client */
-	PROBE_TLS_C_ACCEPT = 2,		/* SSL_set_accept_state: a server */
-	PROBE_TLS_C_WRITE = 16,		/* tls_data at SSL_write(_ex)'s entry */
-	PROBE_TLS_C_READ_RET = 17,	/* tls_data at SSL_read(_ex)'s return */
-	/*
-	 * GnuTLS where its call differs: gnutls_handshake returns 0 when done
-	 * (tls_hs_exit), gnutls_server_name_set(session, type, name, len)
-	 * sets the SNI (tls_ctrl). Its record send and receive take and
-	 * return what SSL_write and SSL_read do: those cookies serve.
-	 */
-	PROBE_TLS_C_GNUTLS = 32,
+/*
+ * Every TLS probe runs one program (tls_probe); its attach cookie says
+ * which call it sits on. Entries and returns of one library are then two
+ * uprobe_multi links per process where the kernel has them.
+ */
+enum probe_tls_site {
+	PROBE_TLS_S_WRITE = 1,		/* SSL_write(_ex), gnutls_record_send: entry */
+	PROBE_TLS_S_READ,		/* SSL_read, gnutls_record_recv: entry */
+	PROBE_TLS_S_READ_EX,		/* SSL_read_ex, ssl_read_internal: entry (length via a pointer) */
+	PROBE_TLS_S_READ_RET,		/* any of those reads: return */
+	PROBE_TLS_S_HS,			/* SSL_do_handshake, gnutls_handshake: entry */
+	PROBE_TLS_S_HS_RET,		/* SSL_do_handshake: return, done at 1 */
+	PROBE_TLS_S_HS_RET0,		/* gnutls_handshake: return, done at 0 */
+	PROBE_TLS_S_SNI,		/* SSL_ctrl(ssl, cmd, larg, parg) */
+	PROBE_TLS_S_SNI_GNUTLS,		/* gnutls_server_name_set(session, type, name, len) */
+	PROBE_TLS_S_CONNECT,		/* SSL_set_connect_state: a client */
+	PROBE_TLS_S_ACCEPT,		/* SSL_set_accept_state: a server */
+	PROBE_TLS_S_FREE,		/* SSL_free, gnutls_deinit */
 };
 
 /* probe_tls_hs.flags */

@@ -6,12 +6,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 
 import pytest
 
-from conftest import PROBE, run
+from conftest import PROBE, bpf_links, run
 from test_http import FIXSRC, PY, Procs, go, run_nginx, stop_probe, wait_ready
 
 OPENAI = "api.openai.test"
@@ -365,3 +366,32 @@ def test_children_traced_from_their_start(probe_factory, procs, nginx_tls):
     assert set(hs[0]["handshake_ns"]) == set(rows[0]["latency_ns"]) == keys
     # found as each child started, not by the periodic rescan
     assert summ["tls"]["stats"].get("found_at_process_start", 0) == kids, summ["tls"]["stats"]
+
+
+def tls_links():
+    """Links of tls_probe (other tests may run beside this one), by id: how
+    many probe sites each holds (a perf-event uprobe 1, a uprobe_multi link
+    all of its sites)."""
+    progs = json.loads(run(["bpftool", "-j", "prog", "show"]).stdout or "[]")
+    mine = {str(p["id"]) for p in progs if p.get("name", "") == "tls_probe"}
+    return {i: int(l.get("uprobe_cnt", 1)) for i, l in bpf_links().items()
+            if l.get("prog_id") in mine}
+
+
+def test_tls_links_per_process_and_released(probe_factory, procs):
+    """--pid on a process that maps libssl: its probes (9 with Debian's
+    libssl3 at its callee sites) are on links the probe holds, two where
+    the kernel has uprobe_multi (entries, returns), and every one of them is
+    gone after SIGTERM."""
+    holder = procs.start([PY, "-c", "import ssl, sys; print('ready', flush=True); "
+                          "sys.stdin.readline()"])
+    wait_ready(holder, "python3 with ssl")
+    feats = json.loads(run([PROBE, "--check", "--json"]).stdout)["features"]
+    before = set(tls_links())
+    pr = probe_factory("--pid", str(holder.pid), "--json")
+    now = {i: n for i, n in tls_links().items() if i not in before}
+    assert sum(now.values()) == 9, now
+    assert len(now) == (2 if feats["uprobe_multi"]["available"] else 9), now
+    code, out, err = pr.stop(signal.SIGTERM)
+    assert code == 0, err
+    assert not set(now) & set(tls_links()), "TLS links left behind after SIGTERM"

@@ -46,8 +46,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(uprobe_multi__attach(3, NULL, &off, NULL, 1, 1, 0), -EINVAL);
 	assert_int_equal(uprobe_multi__attach(3, "/bin/true", NULL, NULL, 1, 1, 0), -EINVAL);
 	assert_int_equal(uprobe_multi__attach(3, "/bin/true", &off, NULL, 0, 1, 0), -EINVAL);
-	/* no pid: a library-wide probe on every process is never what we want */
-	assert_int_equal(uprobe_multi__attach(3, "/bin/true", &off, NULL, 1, 0, 0), -EINVAL);
+	/* pid 0 is every process (host-wide TLS); a negative one is nothing */
 	assert_int_equal(uprobe_multi__attach(3, "/bin/true", &off, NULL, 1, -5, 0), -EINVAL);
 }
 

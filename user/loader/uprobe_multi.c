@@ -46,7 +46,7 @@ int uprobe_multi__attach(int prog_fd, const char *path, const uint64_t *offsets,
 	struct uprobe_multi_attr attr;
 	long fd;
 
-	if (prog_fd < 0 || !path || !offsets || !n || n > UPROBE_MULTI_MAX || pid <= 0)
+	if (prog_fd < 0 || !path || !offsets || !n || n > UPROBE_MULTI_MAX || pid < 0)
 		return -EINVAL;
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = (__u32)prog_fd;

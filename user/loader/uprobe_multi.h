@@ -34,8 +34,9 @@
 /*
  * Attach prog_fd at offsets[0..n) (file offsets in the ELF file at path,
  * as classic uprobes take them), cookies[i] for offsets[i] (cookies may be
- * NULL: all 0), only in process pid (its every thread; pid > 0 required:
- * a libc-wide probe would trap every process on the host), as return
+ * NULL: all 0), only in process pid (its every thread), or with pid 0 in
+ * every process that maps the file (a libc-wide probe would trap every
+ * process on the host: only for what is meant to be host-wide), as return
  * probes when retprobe. Returns the link's fd (close it to detach) or
  * -errno: -EINVAL for bad arguments, the kernel's errno otherwise.
  */

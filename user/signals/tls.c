@@ -53,6 +53,7 @@
 #include "loader/loop.h"
 #include "loader/signal.h"
 #include "loader/signals.h"
+#include "loader/uprobe_multi.h"
 #include "proc/attrib.h"
 #include "proc/names.h"
 #include "proc/peer_names.h"
@@ -78,16 +79,12 @@ static const struct {
 };
 #define NKSTATS (sizeof(kstats) / sizeof(kstats[0]))
 
-/* The program each probe runs (bpf/sockets/tls.bpf.h). */
-enum tls_prog { P_DATA, P_READ_ENTER, P_HS_ENTER, P_HS_EXIT, P_CTRL, P_SIDE, P_FREE };
-
 /* The functions probed, in attach order (a return probe before its entry). */
 struct probe_spec {
 	const char *func;
 	int required;		/* without it the library is not attached */
 	int ret;
-	enum tls_prog prog;
-	uint64_t cookie;
+	uint64_t cookie;	/* enum probe_tls_site: what tls_probe does there */
 	int pair;		/* 1 + index in pairs[]: replaced by the pair's common callee */
 };
 
@@ -118,18 +115,18 @@ static const struct {
 };
 
 static const struct probe_spec openssl_specs[] = {
-	{ "SSL_write", 1, 0, P_DATA, PROBE_TLS_C_WRITE, 1 },
-	{ "SSL_write_ex", 0, 0, P_DATA, PROBE_TLS_C_WRITE, 1 },
-	{ "SSL_read", 1, 1, P_DATA, PROBE_TLS_C_READ_RET, 2 },
-	{ "SSL_read", 1, 0, P_READ_ENTER, PROBE_TLS_C_READ, 2 },
-	{ "SSL_read_ex", 0, 1, P_DATA, PROBE_TLS_C_READ_RET, 2 },
-	{ "SSL_read_ex", 0, 0, P_READ_ENTER, PROBE_TLS_C_READ_EX, 2 },
-	{ "SSL_do_handshake", 1, 1, P_HS_EXIT, 0, 0 },
-	{ "SSL_do_handshake", 1, 0, P_HS_ENTER, 0, 0 },
-	{ "SSL_ctrl", 0, 0, P_CTRL, 0, 0 },
-	{ "SSL_set_connect_state", 0, 0, P_SIDE, PROBE_TLS_C_CONNECT, 0 },
-	{ "SSL_set_accept_state", 0, 0, P_SIDE, PROBE_TLS_C_ACCEPT, 0 },
-	{ "SSL_free", 1, 0, P_FREE, 0, 0 },
+	{ "SSL_write", 1, 0, PROBE_TLS_S_WRITE, 1 },
+	{ "SSL_write_ex", 0, 0, PROBE_TLS_S_WRITE, 1 },
+	{ "SSL_read", 1, 1, PROBE_TLS_S_READ_RET, 2 },
+	{ "SSL_read", 1, 0, PROBE_TLS_S_READ, 2 },
+	{ "SSL_read_ex", 0, 1, PROBE_TLS_S_READ_RET, 2 },
+	{ "SSL_read_ex", 0, 0, PROBE_TLS_S_READ_EX, 2 },
+	{ "SSL_do_handshake", 1, 1, PROBE_TLS_S_HS_RET, 0 },
+	{ "SSL_do_handshake", 1, 0, PROBE_TLS_S_HS, 0 },
+	{ "SSL_ctrl", 0, 0, PROBE_TLS_S_SNI, 0 },
+	{ "SSL_set_connect_state", 0, 0, PROBE_TLS_S_CONNECT, 0 },
+	{ "SSL_set_accept_state", 0, 0, PROBE_TLS_S_ACCEPT, 0 },
+	{ "SSL_free", 1, 0, PROBE_TLS_S_FREE, 0 },
 };
 
 /*
@@ -139,13 +136,13 @@ static const struct probe_spec openssl_specs[] = {
  * not read: a session that sets an SNI is a client, as with OpenSSL.
  */
 static const struct probe_spec gnutls_specs[] = {
-	{ "gnutls_record_send", 1, 0, P_DATA, PROBE_TLS_C_WRITE, 0 },
-	{ "gnutls_record_recv", 1, 1, P_DATA, PROBE_TLS_C_READ_RET, 0 },
-	{ "gnutls_record_recv", 1, 0, P_READ_ENTER, PROBE_TLS_C_READ, 0 },
-	{ "gnutls_handshake", 1, 1, P_HS_EXIT, PROBE_TLS_C_GNUTLS, 0 },
-	{ "gnutls_handshake", 1, 0, P_HS_ENTER, 0, 0 },
-	{ "gnutls_server_name_set", 0, 0, P_CTRL, PROBE_TLS_C_GNUTLS, 0 },
-	{ "gnutls_deinit", 1, 0, P_FREE, 0, 0 },
+	{ "gnutls_record_send", 1, 0, PROBE_TLS_S_WRITE, 0 },
+	{ "gnutls_record_recv", 1, 1, PROBE_TLS_S_READ_RET, 0 },
+	{ "gnutls_record_recv", 1, 0, PROBE_TLS_S_READ, 0 },
+	{ "gnutls_handshake", 1, 1, PROBE_TLS_S_HS_RET0, 0 },
+	{ "gnutls_handshake", 1, 0, PROBE_TLS_S_HS, 0 },
+	{ "gnutls_server_name_set", 0, 0, PROBE_TLS_S_SNI_GNUTLS, 0 },
+	{ "gnutls_deinit", 1, 0, PROBE_TLS_S_FREE, 0 },
 };
 
 #define NSPECS(a) (sizeof(a) / sizeof((a)[0]))
@@ -171,8 +168,10 @@ struct tls_att {
 	uint64_t seen;		/* the last scan that found it mapped */
 	char lib[160];		/* as the process sees it */
 	const struct tls_lib *kind;
-	struct bpf_link *links[TLS_NPROBES];
+	struct bpf_link *links[TLS_NPROBES];	/* perf-event uprobes, one per site */
 	unsigned int nlinks;
+	int fds[2];		/* or uprobe_multi links: entries, returns */
+	unsigned int nfds, nsites;
 	unsigned int callees;	/* pairs[] probed at their common callee */
 };
 
@@ -181,6 +180,7 @@ struct tls {
 	struct sockets_bpf *skel;
 	struct family *hs, *stats;
 	struct tls_att att[TLS_MAX_ATT];
+	int multi;		/* tls_probe was loaded for uprobe_multi links */
 	uint64_t scan, next_host_scan;
 	uint64_t records, bad_records;
 	uint64_t attached, detached, failed, full;
@@ -256,13 +256,22 @@ static const char *att_where(const struct tls_att *a, char *buf, size_t len)
 	return buf;
 }
 
-static void att_detach(struct tls *t, struct tls_att *a, const char *why)
+static void att_unlink(struct tls_att *a)
 {
-	char where[200];
 	unsigned int i;
 
 	for (i = 0; i < a->nlinks; i++)
 		bpf_link__destroy(a->links[i]);
+	for (i = 0; i < a->nfds; i++)
+		close(a->fds[i]);
+	a->nlinks = a->nfds = 0;
+}
+
+static void att_detach(struct tls *t, struct tls_att *a, const char *why)
+{
+	char where[200];
+
+	att_unlink(a);
 	if (a->used && !t->ctx->check_only)
 		fprintf(stderr, "probe: tls: detached from %s (%s)\n",
 			att_where(a, where, sizeof(where)), why);
@@ -270,67 +279,18 @@ static void att_detach(struct tls *t, struct tls_att *a, const char *why)
 	t->detached++;
 }
 
-static struct bpf_program *spec_prog(struct tls *t, const struct probe_spec *s)
+/* One probe site: a file offset, what tls_probe does there, entry or return. */
+struct tls_site {
+	uint64_t off, cookie;
+	int ret;
+	const char *what;
+};
+
+static void site_add(struct tls_site *v, unsigned int *n, uint64_t off, uint64_t cookie, int ret,
+		     const char *what)
 {
-	switch (s->prog) {
-	case P_DATA:
-		return t->skel->progs.tls_data;
-	case P_READ_ENTER:
-		return t->skel->progs.tls_read_enter;
-	case P_HS_ENTER:
-		return t->skel->progs.tls_hs_enter;
-	case P_HS_EXIT:
-		return t->skel->progs.tls_hs_exit;
-	case P_CTRL:
-		return t->skel->progs.tls_ctrl;
-	case P_SIDE:
-		return t->skel->progs.tls_side;
-	default:
-		return t->skel->progs.tls_free;
-	}
-}
-
-/* Attach one probe at off in path; 0 or -errno (why says which). */
-static int att_one(struct tls_att *a, const char *path, struct bpf_program *prog, uint64_t off,
-		   int ret, uint64_t cookie, const char *what, char *why, size_t why_len)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie, .retprobe = ret);
-	struct bpf_link *l;
-	int err;
-
-	l = bpf_program__attach_uprobe_opts(prog, a->pid, path, (size_t)off, &o);
-	if (!l) {
-		err = -errno;
-		snprintf(why, why_len, "attaching %s%s: %s", what, ret ? " (return)" : "",
-			 strerror(-err));
-		return err;
-	}
-	a->links[a->nlinks++] = l;
-	return 0;
-}
-
-/*
- * A pair's common callee: its return (reads) before its entry. Writes:
- * tls_data at the entry (s, buf, num); reads: the entry stashes buf and
- * readbytes (SSL_read_ex's semantics), the return hands the plaintext on.
- */
-static int att_callee(struct tls *t, struct tls_att *a, const char *path, unsigned int pair,
-		      const struct uprobe_callee *c, char *why, size_t why_len)
-{
-	uint64_t off = c->file_off + c->site.delta;
-	char what[64];
-	int err;
-
-	snprintf(what, sizeof(what), "the common callee of %s/%s", pairs[pair].a, pairs[pair].b);
-	if (pair == 0)
-		return att_one(a, path, t->skel->progs.tls_data, off, 0, PROBE_TLS_C_WRITE, what,
-			       why, why_len);
-	err = att_one(a, path, t->skel->progs.tls_data, off, 1, PROBE_TLS_C_READ_RET, what, why,
-		      why_len);
-	if (!err)
-		err = att_one(a, path, t->skel->progs.tls_read_enter, off, 0, PROBE_TLS_C_READ_EX,
-			      what, why, why_len);
-	return err;
+	if (*n < TLS_NPROBES)
+		v[(*n)++] = (struct tls_site){ off, cookie, ret, what };
 }
 
 /*
@@ -366,6 +326,112 @@ static void find_callees(struct tls *t, const char *path, struct uprobe_callee c
 }
 
 /*
+ * Where lib's probes go in the file at path: each OpenSSL wrapper pair at
+ * its common callee when find_callees() found one (writes: the entry as
+ * SSL_write_ex's; reads: the entry stashing buf and readbytes, the return
+ * handing the plaintext on, SSL_read_ex's semantics), every other function
+ * at its entry (and return). 0, or -errno with why set.
+ */
+static int find_sites(const struct tls_lib *lib, const char *path,
+		      const struct uprobe_callee callee[2], const int have[2],
+		      struct tls_site *v, unsigned int *n, char *why, size_t why_len)
+{
+	int done[2] = { 0, 0 };
+	unsigned int i, p;
+	int err;
+
+	for (i = 0; i < lib->nspecs; i++) {
+		const struct probe_spec *s = &lib->specs[i];
+		struct uprobe_func f;
+
+		if (s->pair && have[s->pair - 1]) {
+			uint64_t off;
+
+			p = (unsigned int)s->pair - 1;
+			if (done[p]++)
+				continue;
+			off = callee[p].file_off + callee[p].site.delta;
+			if (p == 0) {
+				site_add(v, n, off, PROBE_TLS_S_WRITE, 0, "the writes' common callee");
+			} else {
+				site_add(v, n, off, PROBE_TLS_S_READ_RET, 1, "the reads' common callee");
+				site_add(v, n, off, PROBE_TLS_S_READ_EX, 0, "the reads' common callee");
+			}
+			continue;
+		}
+		err = uprobe_site__find_func(path, s->func, -1, &f);
+		if (err == -ENOENT && !s->required)
+			continue;
+		if (err) {
+			snprintf(why, why_len, "%s: %s", s->func,
+				 err == -ENOENT ? "not defined" : strerror(-err));
+			return err;
+		}
+		site_add(v, n, f.file_off + f.site.delta, s->cookie, s->ret, s->func);
+	}
+	return 0;
+}
+
+/*
+ * Attach tls_probe at the n sites in path for a->pid (-1: every process):
+ * where the kernel has uprobe_multi (t->multi), one link for the entries
+ * and one for the returns; else a perf-event uprobe per site. 0, or -errno
+ * with why set and nothing left attached.
+ */
+static int att_link(struct tls *t, struct tls_att *a, const char *path,
+		    const struct tls_site *v, unsigned int n, char *why, size_t why_len)
+{
+	struct bpf_program *prog = t->skel->progs.tls_probe;
+	unsigned int i;
+	int ret, err = 0;
+
+	if (t->multi) {
+		for (ret = 0; ret < 2 && !err; ret++) {
+			uint64_t off[TLS_NPROBES], cookie[TLS_NPROBES];
+			size_t k = 0;
+			int fd;
+
+			for (i = 0; i < n; i++)
+				if (v[i].ret == ret) {
+					off[k] = v[i].off;
+					cookie[k++] = v[i].cookie;
+				}
+			if (!k)
+				continue;
+			/* pid 0: no filter, every process mapping the file */
+			fd = uprobe_multi__attach(bpf_program__fd(prog), path, off, cookie, k,
+						  a->pid < 0 ? 0 : a->pid, ret);
+			if (fd < 0) {
+				err = fd;
+				snprintf(why, why_len, "uprobe_multi link for the %s: %s",
+					 ret ? "returns" : "entries", strerror(-err));
+				break;
+			}
+			a->fds[a->nfds++] = fd;
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = v[i].cookie,
+				    .retprobe = v[i].ret);
+			struct bpf_link *l;
+
+			l = bpf_program__attach_uprobe_opts(prog, a->pid, path, (size_t)v[i].off, &o);
+			if (!l) {
+				err = -errno;
+				snprintf(why, why_len, "attaching %s%s: %s", v[i].what,
+					 v[i].ret ? " (return)" : "", strerror(-err));
+				break;
+			}
+			a->links[a->nlinks++] = l;
+		}
+	}
+	if (err)
+		att_unlink(a);
+	a->nsites = err ? 0 : n;
+	return err;
+}
+
+/*
  * Attach every probe of a->kind to the library at path for pid (-1: all
  * processes). 0, or -errno with nothing left attached.
  */
@@ -373,46 +439,18 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 {
 	char why[200] = "", where[200], site[2][512];
 	struct uprobe_callee callee[2];
-	int have[2] = { 0, 0 }, done[2] = { 0, 0 };
+	struct tls_site v[TLS_NPROBES];
 	const struct tls_lib *lib = a->kind;
-	unsigned int i, p;
-	int err = 0;
+	int have[2] = { 0, 0 };
+	unsigned int n = 0;
+	int err;
 
 	if (lib->pairs)
 		find_callees(t, path, callee, have, site);
-	for (i = 0; i < lib->nspecs; i++) {
-		const struct probe_spec *s = &lib->specs[i];
-		struct uprobe_func f;
-
-		if (s->pair && have[s->pair - 1]) {
-			p = (unsigned int)s->pair - 1;
-			if (done[p])
-				continue;
-			done[p] = 1;
-			err = att_callee(t, a, path, p, &callee[p], why, sizeof(why));
-			if (err)
-				break;
-			continue;
-		}
-		err = uprobe_site__find_func(path, s->func, -1, &f);
-		if (err == -ENOENT && !s->required) {
-			err = 0;
-			continue;
-		}
-		if (err) {
-			snprintf(why, sizeof(why), "%s: %s", s->func,
-				 err == -ENOENT ? "not defined" : strerror(-err));
-			break;
-		}
-		err = att_one(a, path, spec_prog(t, s), f.file_off + f.site.delta, s->ret, s->cookie,
-			      s->func, why, sizeof(why));
-		if (err)
-			break;
-	}
+	err = find_sites(lib, path, callee, have, v, &n, why, sizeof(why));
+	if (!err)
+		err = att_link(t, a, path, v, n, why, sizeof(why));
 	if (err) {
-		for (i = 0; i < a->nlinks; i++)
-			bpf_link__destroy(a->links[i]);
-		a->nlinks = 0;
 		t->failed++;
 		fprintf(stderr, "probe: tls: %s not traced: %s\n",
 			att_where(a, where, sizeof(where)), why);
@@ -423,9 +461,10 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 	t->attached++;
 	att_where(a, where, sizeof(where));
 	if (!t->ctx->check_only)
-		fprintf(stderr, "probe: tls: attached %u probes to %s%s\n", a->nlinks, where,
-			a->callees == 2 ? " (reads and writes at their common callees: one trap a call)" :
-			"");
+		fprintf(stderr, "probe: tls: attached %u probes to %s%s%s\n", a->nsites, where,
+			a->nfds ? " (uprobe_multi: one link for the entries, one for the returns)" :
+			"", a->callees == 2 ?
+			" (reads and writes at their common callees: one trap a call)" : "");
 	/* where each probe sits is detail for -v and --check */
 	if (lib->pairs && (t->ctx->verbose || t->ctx->check_only))
 		fprintf(stderr, "probe: tls: %s: %s: %s; %s: %s\n", where, pairs[1].what, site[1],
@@ -665,6 +704,15 @@ void tls__autoload(struct sockets_bpf *skel, const struct probe_ctx *ctx, int wa
 
 	bpf_program__set_autoload(skel->progs.tls_fork, on);
 	bpf_program__set_autoload(skel->progs.tls_exec, on);
+	/*
+	 * uprobe_multi where the kernel has a working one: a library's probes
+	 * in a process are then two links, released with a grace period each
+	 * at exit, where nine perf-event uprobes took ~1 s (event_mutex). A
+	 * program loaded for it cannot be a classic uprobe: decided here.
+	 */
+	if (want && ctx->feat->have[FEAT_UPROBE_MULTI])
+		bpf_program__set_expected_attach_type(skel->progs.tls_probe,
+						      (enum bpf_attach_type)UPROBE_MULTI__ATTACH_TYPE);
 }
 
 struct tls *tls__new(struct probe_ctx *ctx, struct sockets_bpf *skel)
@@ -676,6 +724,8 @@ struct tls *tls__new(struct probe_ctx *ctx, struct sockets_bpf *skel)
 	t->ctx = ctx;
 	t->skel = skel;
 	t->timer_fd = -1;
+	t->multi = skel && bpf_program__expected_attach_type(skel->progs.tls_probe) ==
+			   (enum bpf_attach_type)UPROBE_MULTI__ATTACH_TYPE;
 	t->hs = families__register(ctx->store, FAM_TLS_HANDSHAKE, 0);
 	t->stats = families__register(ctx->store, FAM_TLS_STATS, 0);
 	if (!t->hs || !t->stats) {
@@ -850,12 +900,8 @@ void tls__free(struct tls *t)
 
 	if (!t)
 		return;
-	for (i = 0; i < TLS_MAX_ATT; i++) {
-		unsigned int j;
-
-		for (j = 0; j < t->att[i].nlinks; j++)
-			bpf_link__destroy(t->att[i].links[j]);
-	}
+	for (i = 0; i < TLS_MAX_ATT; i++)
+		att_unlink(&t->att[i]);
 	if (t->timer_fd >= 0) {
 		loop__del_fd(t->ctx->loop, t->timer_fd);
 		close(t->timer_fd);
