@@ -671,9 +671,9 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 	 * Without TLS the capture runs on in clear text, and says so. Every
 	 * libssl read and write is a uprobe trap (at their common callee
 	 * where found, else single-stepped at the wrappers: tls.c); an HTTPS
-	 * server kept 60 % of its throughput here with both sides traced, so
-	 * host-wide, where every process on the host would pay it unasked,
-	 * TLS waits for a yes.
+	 * server kept two thirds of its throughput here with both sides
+	 * traced, so host-wide, where every process on the host would pay it
+	 * unasked, TLS waits for a yes.
 	 */
 	want_tls = ctx->cfg->http.tls == CFG_ON || (ctx->cfg->http.tls == CFG_AUTO && ctx->filter);
 	tls__autoload(s->skel, ctx, want_tls);

@@ -149,14 +149,13 @@ static const struct probe_spec gnutls_specs[] = {
 
 /* A TLS library the capture knows: how to tell its file, and what to probe. */
 static const struct tls_lib {
-	const char *name;
 	int (*is)(const char *path);
 	const struct probe_spec *specs;
 	unsigned int nspecs;
 	int pairs;		/* OpenSSL's wrapper pairs may go to a common callee */
 } libs[] = {
-	{ "libssl", tls__is_libssl, openssl_specs, NSPECS(openssl_specs), 1 },
-	{ "libgnutls", tls__is_gnutls, gnutls_specs, NSPECS(gnutls_specs), 0 },
+	{ tls__is_libssl, openssl_specs, NSPECS(openssl_specs), 1 },
+	{ tls__is_gnutls, gnutls_specs, NSPECS(gnutls_specs), 0 },
 };
 #define NLIBS (sizeof(libs) / sizeof(libs[0]))
 
@@ -187,7 +186,7 @@ struct tls {
 	uint64_t attached_shown, detached_shown, failed_shown, full_shown;
 	uint64_t kprev[PROBE_TLS_STAT_MAX];
 	char note[SIGNAL_WHY_LEN];
-	/* new followed processes whose libssl is not found yet */
+	/* new followed processes whose TLS library is not found yet */
 	struct {
 		int pid;
 		uint64_t since, next, step;
@@ -598,11 +597,13 @@ static void update_note(struct tls *t)
 		fast += t->att[i].used && t->att[i].callees == 2;
 	if (n)
 		/* the signal's line is long already: -v and --check detail the sites */
-		snprintf(t->note, sizeof(t->note), "TLS: libssl/libgnutls uprobes on %u %s%s, %u via callees", n,
+		snprintf(t->note, sizeof(t->note),
+			 "TLS: libssl/libgnutls uprobes on %u %s%s, %u via callees%s", n,
 			 t->ctx->filter ? "(process, library) pair" : "library file",
-			 n == 1 ? "" : "s", fast);
+			 n == 1 ? "" : "s", fast, t->multi ? ", uprobe_multi links" : "");
 	else
-		snprintf(t->note, sizeof(t->note), "TLS: no libssl or libgnutls mapped by %s yet (rescanned)",
+		snprintf(t->note, sizeof(t->note),
+			 "TLS: no libssl or libgnutls mapped by %s yet (rescanned)",
 			 t->ctx->filter ? "the followed processes" : "any process");
 }
 
@@ -626,7 +627,7 @@ static void fresh_arm(struct tls *t, uint64_t now)
 }
 
 /*
- * Look at each fresh process that is due: drop it once its libssl is
+ * Look at each fresh process that is due: drop it once its library is
  * found (and attached), once it is gone, or after TLS_FRESH_NS; else look
  * again after twice the wait (1 ms, 2 ms, 4 ms, ...: a loader maps a
  * program's libraries within a few milliseconds of its exec).
@@ -668,7 +669,7 @@ static void on_fresh_timer(int fd, void *arg)
 	fresh_run(arg);
 }
 
-/* A followed process forked or exec'd: look for its libssl from now on. */
+/* A followed process forked or exec'd: look for its TLS library from now on. */
 static void fresh_add(struct tls *t, int pid)
 {
 	uint64_t now = loop__now_ns();
