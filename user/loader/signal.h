@@ -23,6 +23,8 @@
 
 #include <stdint.h>
 
+#include "loader/features.h"
+
 struct probe_config;
 struct features;
 struct store;
@@ -88,6 +90,15 @@ void signal__why(struct signal_status *st, enum signal_state s, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 void signal__hook(struct signal_status *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Whether the kernel has each of the n features f[] a signal needs: 1, or
+ * 0 with st unavailable and the first missing one's reason as its why.
+ */
+int signal__needs(const struct probe_ctx *ctx, struct signal_status *st, const enum feature *f,
+		  unsigned int n);
+#define SIGNAL_NEEDS(ctx, st, ...)						\
+	signal__needs(ctx, st, (const enum feature[]){ __VA_ARGS__ },		\
+		      sizeof((const enum feature[]){ __VA_ARGS__ }) / sizeof(enum feature))
 
 struct bpf_object_skeleton;
 struct bpf_map;

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "loader/detach.h"
+#include "loader/features.h"
 #include "loader/signals.h"
 #include "loader/bpflog.h"
 #include "core/families.h"
@@ -60,6 +61,19 @@ void signal__why(struct signal_status *st, enum signal_state s, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(st->why, sizeof(st->why), fmt, ap);
 	va_end(ap);
+}
+
+int signal__needs(const struct probe_ctx *ctx, struct signal_status *st, const enum feature *f,
+		  unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!ctx->feat->have[f[i]]) {
+			signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[f[i]]);
+			return 0;
+		}
+	return 1;
 }
 
 void signal__hook(struct signal_status *st, const char *fmt, ...)

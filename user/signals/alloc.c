@@ -166,10 +166,8 @@ static void alloc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__why(st, SIG_OFF, "signals.alloc.enabled is false");
 		return;
 	}
-	if (!ctx->feat->have[FEAT_UPROBE]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_UPROBE]);
+	if (!SIGNAL_NEEDS(ctx, st, FEAT_UPROBE))
 		return;
-	}
 	if (all_targets(ctx)) {
 		signal__why(st, SIG_LIVE, "--pid targets and descendants (up to %u), %s mode, "
 			    "stacks every %u bytes", cfg->alloc.max_targets,

@@ -114,14 +114,8 @@ static void conn_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__why(st, SIG_OFF, "signals.conn.enabled is false");
 		return;
 	}
-	if (!ctx->feat->have[FEAT_TRACEPOINT]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_TRACEPOINT]);
+	if (!SIGNAL_NEEDS(ctx, st, FEAT_TRACEPOINT, FEAT_RINGBUF))
 		return;
-	}
-	if (!ctx->feat->have[FEAT_RINGBUF]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_RINGBUF]);
-		return;
-	}
 	if (!event_exists("sock", "inet_sock_set_state")) {
 		signal__why(st, SIG_UNAVAILABLE, "no sock/inet_sock_set_state tracepoint");
 		return;

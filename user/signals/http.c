@@ -444,9 +444,6 @@ static int on_record(void *arg, void *data, size_t len)
 
 static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
-	static const enum feature need[] = { FEAT_BTF, FEAT_TRACEPOINT, FEAT_RINGBUF };
-	unsigned int i;
-
 	signal__hook(st, "syscalls: exit read,readv,recvfrom,recvmsg,accept(4); enter write,writev,"
 		     "sendto,sendmsg,connect; %sinet_sock_set_state",
 		     ctx->feat->have[FEAT_TP_BTF] ? "tp_btf " : "sock:");
@@ -454,11 +451,8 @@ static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__why(st, SIG_OFF, "signals.http.enabled is false");
 		return;
 	}
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-		if (!ctx->feat->have[need[i]]) {
-			signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[need[i]]);
-			return;
-		}
+	if (!SIGNAL_NEEDS(ctx, st, FEAT_BTF, FEAT_TRACEPOINT, FEAT_RINGBUF))
+		return;
 	signal__why(st, SIG_LIVE, "HTTP/1.x over TCP in clear text, server and client side%s; "
 		    "not seen: TLS other than OpenSSL's and GnuTLS's, HTTP/2, Unix sockets; "
 		    "DB queries (client side): PostgreSQL, Redis, MySQL; "

@@ -141,18 +141,8 @@ static void mg_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__why(st, SIG_OFF, "signals.memgrowth.enabled is false");
 		return;
 	}
-	if (!ctx->feat->have[FEAT_RAW_TP]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_RAW_TP]);
+	if (!SIGNAL_NEEDS(ctx, st, FEAT_RAW_TP, FEAT_TRACEPOINT, FEAT_RINGBUF))
 		return;
-	}
-	if (!ctx->feat->have[FEAT_TRACEPOINT]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_TRACEPOINT]);
-		return;
-	}
-	if (!ctx->feat->have[FEAT_RINGBUF]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_RINGBUF]);
-		return;
-	}
 	signal__why(st, SIG_LIVE, "%s, horizon %gs; tier 2 (stacks): %s",
 		    ctx->filter ? "followed processes" : "host-wide", horizon_of(ctx),
 		    MG_TIER2_ARCH ? tier2_names[cfg->memgrowth.tier2] :

@@ -53,10 +53,8 @@ static void proc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_TRACEPOINT]);
 		return;
 	}
-	if (!ctx->feat->have[FEAT_RINGBUF]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_RINGBUF]);
+	if (!SIGNAL_NEEDS(ctx, st, FEAT_RINGBUF))
 		return;
-	}
 	signal__why(st, SIG_LIVE, "%s", ctx->filter ? "follows --pid targets and their children"
 		    : "process exits (names, pid reuse)");
 }

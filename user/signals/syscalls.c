@@ -86,10 +86,8 @@ static void sc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 			    "signals.syscalls.enabled=true");
 		return;
 	}
-	if (!ctx->feat->have[FEAT_TRACEPOINT]) {
-		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_TRACEPOINT]);
+	if (!SIGNAL_NEEDS(ctx, st, FEAT_TRACEPOINT))
 		return;
-	}
 	signal__why(st, SIG_LIVE, "latency %s%s", lat_names[cfg->syscalls.latency],
 		    ctx->filter ? "" : ", host-wide");
 }
