@@ -16,40 +16,10 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import free_port, wait_port
+from benchlib import cpu_s, free_port, start_nginx
 
 SERIES = 10000
 
-
-
-def start_nginx(d, port):
-    os.makedirs(os.path.join(d, "html"))
-    os.makedirs(os.path.join(d, "tmp"))
-    for root, dirs, files in os.walk(d):
-        os.chmod(root, 0o755)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log crit;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    log_not_found off;
-    keepalive_requests 100000;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-    server {{ listen 127.0.0.1:{port}; root {d}/html; }}
-}}
-""")
-    p = subprocess.Popen(["nginx", "-p", d, "-c", conf], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return p
 
 
 def word(i):
@@ -76,12 +46,6 @@ def crawl(port, n):
             while len(buf) < need:
                 buf += s.recv(65536)
             buf = buf[need:]
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid):
@@ -122,7 +86,7 @@ def main():
                    "signals": {"http": {"max_routes": 20000},
                                "syscalls": {"enabled": False}},
                    "export": {"max_series_per_family": 0, "max_series_per_service": 0}}, f)
-    ng = start_nginx(d, nport)
+    ng = start_nginx(d, nport, pin=False)
     pr = subprocess.Popen([a.probe, "--pid", str(ng.pid), "-c", cfg, "-i", "3600",
                            "--listen", f"127.0.0.1:{mport}"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -36,7 +36,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,62 +43,13 @@ import tempfile
 import time
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_s, free_port, start_nginx  # noqa: E402
 
 
-def start_nginx(d, port):
-    html = os.path.join(d, "html")
-    tmp = os.path.join(d, "tmp")
-    os.makedirs(html)
-    os.makedirs(tmp)
-    with open(os.path.join(html, "index.html"), "w") as f:
-        f.write(("<p>probe bench</p>" * 40)[:612])
-    for root, dirs, files in os.walk(d):
-        os.chmod(root, 0o755)
-        for x in files:
-            os.chmod(os.path.join(root, x), 0o644)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-worker_cpu_affinity 01;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65;
-    keepalive_requests 1000000;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    default_type text/html;
-    server {{
-        listen 127.0.0.1:{port};
-        root {html};
-        location / {{ }}
-    }}
-}}
-""")
-    p = subprocess.Popen(["nginx", "-p", d, "-c", conf], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-    deadline = time.time() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return p
-        except OSError:
-            if time.time() > deadline or p.poll() is not None:
-                p.kill()
-                sys.exit("bench: nginx did not start: " + p.communicate()[1].decode())
-            time.sleep(0.05)
+def start_http_nginx(d, port):
+    """Plain HTTP: the body goes out with sendfile, as a static server's does."""
+    return start_nginx(d, port, http="sendfile on;\n    tcp_nopush on;")
 
 
 def http_only_config(probe, path):
@@ -245,15 +195,6 @@ def to_ms(v, unit):
     return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def cpu_s(pid):
-    """utime + stime of a process so far, in seconds."""
-    try:
-        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
 def workers(master):
     out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
     return [int(x) for x in out.split()]
@@ -293,7 +234,7 @@ def main():
 
     d = tempfile.mkdtemp(prefix="probe-bench-http-")
     port = free_port()
-    ng = start_nginx(d, port)
+    ng = start_http_nginx(d, port)
     http_cfg = os.path.join(d, "http-only.json")
     http_only_config(a.probe, http_cfg)
     configs = [("none", None)]

@@ -44,59 +44,15 @@ import bench_http as bh  # noqa: E402
 
 
 def start_nginx_tls(d, port):
-    html = os.path.join(d, "html")
-    tmp = os.path.join(d, "tmp")
-    os.makedirs(html)
-    os.makedirs(tmp)
+    """HTTPS with a fresh self-signed certificate: the body goes through
+    SSL_write (no sendfile)."""
+    os.makedirs(d, exist_ok=True)
     crt, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
                     "-out", crt, "-days", "2", "-subj", "/CN=bench.test"], check=True,
                    capture_output=True)
-    with open(os.path.join(html, "index.html"), "w") as f:
-        f.write(("<p>probe bench</p>" * 40)[:612])
-    for root, dirs, files in os.walk(d):
-        os.chmod(root, 0o755)
-        for x in files:
-            os.chmod(os.path.join(root, x), 0o644)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-worker_cpu_affinity 01;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    keepalive_timeout 65;
-    keepalive_requests 1000000;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    default_type text/html;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {crt};
-        ssl_certificate_key {key};
-        root {html};
-        location / {{ }}
-    }}
-}}
-""")
-    p = subprocess.Popen(["nginx", "-p", d, "-c", conf], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-    deadline = time.time() + 10
-    while True:
-        try:
-            bh.socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return p
-        except OSError:
-            if time.time() > deadline or p.poll() is not None:
-                p.kill()
-                sys.exit("bench: nginx did not start: " + p.communicate()[1].decode())
-            time.sleep(0.05)
+    return bh.start_nginx(d, port, listen=" ssl",
+                          server=f"ssl_certificate {crt};\n        ssl_certificate_key {key};")
 
 
 def libssl_of(pid):

@@ -1,6 +1,7 @@
 """What the benchmark drivers share: free loopback ports, waiting for a
-server, and a PostgreSQL cluster plus a Redis server on 127.0.0.1 in a
-temporary directory (bench_conn.py, bench_db.py)."""
+server, a process's CPU time, nginx (one worker) on 127.0.0.1 (bench_http.py,
+bench_tls.py, bench_export.py), and a PostgreSQL cluster plus a Redis server
+on 127.0.0.1 in a temporary directory (bench_conn.py, bench_db.py)."""
 import glob
 import os
 import pwd
@@ -28,6 +29,72 @@ def wait_port(port, timeout=60):
         except OSError:
             time.sleep(0.05)
     sys.exit(f"bench: nothing listening on {port} after {timeout}s")
+
+
+def cpu_s(pid):
+    """utime + stime of a process so far, in seconds (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def start_nginx(d, port, listen="", http="", server="", pin=True):
+    """Debian's nginx, one worker (on CPU 0 when pin), in directory d, serving
+    a 612-byte index.html on 127.0.0.1:port; listen, http and server add to
+    the listen directive (" ssl"), the http block and the server block.
+    Returns the master process once the port answers."""
+    html, tmp = os.path.join(d, "html"), os.path.join(d, "tmp")
+    os.makedirs(html, exist_ok=True)
+    os.makedirs(tmp, exist_ok=True)
+    with open(os.path.join(html, "index.html"), "w") as f:
+        f.write(("<p>probe bench</p>" * 40)[:612])
+    for root, dirs, files in os.walk(d):
+        os.chmod(root, 0o755)
+        for x in files:
+            os.chmod(os.path.join(root, x), 0o644)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+{"worker_cpu_affinity 01;" if pin else ""}
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    log_not_found off;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    default_type text/html;
+    {http}
+    server {{
+        listen 127.0.0.1:{port}{listen};
+        root {html};
+        location / {{ }}
+        {server}
+    }}
+}}
+""")
+    p = subprocess.Popen(["nginx", "-p", d, "-c", conf], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p
+        except OSError:
+            if time.time() > deadline or p.poll() is not None:
+                p.kill()
+                sys.exit("bench: nginx did not start: " + p.communicate()[1].decode())
+            time.sleep(0.05)
 
 
 def pg_bin(name):
