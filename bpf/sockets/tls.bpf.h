@@ -48,8 +48,8 @@
  *
  * New processes (--pid only; the loader loads these two hooks then): a
  * fork or exec of a followed process sends a record with a wakeup, so that
- * userspace looks for the child's libssl while it starts, not a second
- * later, when a short-lived client has made its one call already.
+ * userspace looks for the child's TLS library while it starts, not a
+ * second later, when a short-lived client may have made its calls already.
  *
  * Peer naming: a client's SNI, when it set one, replaces the Host header
  * its requests carry in the connection's HTTP state, so the request
@@ -304,11 +304,11 @@ static __always_inline int tls_hs_enter(__u64 ssl)
 
 /*
  * The end of a handshake (or its failure): one record. Not inlined: the
- * connection and owner it fills on its stack would sit in tls_probe's
- * frame, under the chain into the parsers the verifier caps at 512 bytes.
+ * connection and owner it fills on its stack stay out of its two callers'
+ * frames (the verifier caps a chain of frames at 512 bytes).
  */
 static __noinline void tls_hs_emit(__u32 tgid, const struct probe_tls_ssl *st, __u8 flags,
-					__u64 now)
+				   __u64 now)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct probe_conn c = {};
@@ -499,9 +499,7 @@ static __always_inline int tls_proc_new(__u32 pid, __u32 how)
 	void *ring;
 
 	ring = bpf_map_lookup_elem(&http_rings, &cpu);
-	if (!ring)
-		return 0;
-	e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : NULL;
 	if (!e) {
 		probe_stat_inc(&tls_stats, PROBE_TLS_STAT_RB_DROP);
 		return 0;
