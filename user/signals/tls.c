@@ -64,6 +64,7 @@
 #define TLS_MAX_ATT		64	/* (process or host-wide, library) attachments */
 #define TLS_HOST_SCAN_S		2
 #define TLS_NPROBES		12	/* the most any library has */
+#define TLS_MAX_KNOWN		8	/* library files remembered for pre_attach() */
 #define TLS_MAX_FRESH		32	/* new processes looked at on a backoff at once */
 #define TLS_FRESH_NS		2000000000ULL	/* then the periodic rescan takes over */
 #define TLS_FRESH_MAX_STEP_NS	256000000ULL
@@ -168,6 +169,7 @@ struct tls_att {
 	uint64_t seen;		/* the last scan that found it mapped */
 	char lib[160];		/* as the process sees it */
 	const struct tls_lib *kind;
+	int pre;		/* attached ahead of its mapping (pre_attach), not seen mapped yet */
 	struct bpf_link *links[TLS_NPROBES];	/* perf-event uprobes, one per site */
 	unsigned int nlinks;
 	int fds[2];		/* or uprobe_multi links: entries, returns */
@@ -181,6 +183,13 @@ struct tls {
 	struct family *hs, *stats;
 	struct tls_att att[TLS_MAX_ATT];
 	int multi;		/* tls_probe was loaded for uprobe_multi links */
+	/* library files the followed processes mapped: attached to new ones at once */
+	struct {
+		uint64_t dev, ino;
+		const struct tls_lib *kind;
+		char shown[160];
+	} known[TLS_MAX_KNOWN];
+	unsigned int nknown;
 	uint64_t scan, next_host_scan;
 	uint64_t records, bad_records;
 	uint64_t attached, detached, failed, full;
@@ -272,7 +281,7 @@ static void att_detach(struct tls *t, struct tls_att *a, const char *why)
 	char where[200];
 
 	att_unlink(a);
-	if (a->used && !t->ctx->check_only)
+	if (a->used && !a->pre && !t->ctx->check_only)
 		fprintf(stderr, "probe: tls: detached from %s (%s)\n",
 			att_where(a, where, sizeof(where)), why);
 	memset(a, 0, sizeof(*a));
@@ -431,6 +440,20 @@ static int att_link(struct tls *t, struct tls_att *a, const char *path,
 	return err;
 }
 
+/* The attach line on stderr (for one attached ahead, once it is mapped). */
+static void att_say(struct tls *t, const struct tls_att *a)
+{
+	char where[200];
+
+	if (t->ctx->check_only)
+		return;
+	fprintf(stderr, "probe: tls: attached %u probes to %s%s%s\n", a->nsites,
+		att_where(a, where, sizeof(where)),
+		a->nfds ? " (uprobe_multi: one link for the entries, one for the returns)" : "",
+		a->callees == 2 ? " (reads and writes at their common callees: one trap a call)" :
+		"");
+}
+
 /*
  * Attach every probe of a->kind to the library at path for pid (-1: all
  * processes). 0, or -errno with nothing left attached.
@@ -452,19 +475,18 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 		err = att_link(t, a, path, v, n, why, sizeof(why));
 	if (err) {
 		t->failed++;
-		fprintf(stderr, "probe: tls: %s not traced: %s\n",
-			att_where(a, where, sizeof(where)), why);
+		/* ahead of its mapping, a process already gone is no news */
+		if (!a->pre || t->ctx->verbose)
+			fprintf(stderr, "probe: tls: %s not traced: %s\n",
+				att_where(a, where, sizeof(where)), why);
 		return err;
 	}
 	a->used = 1;
 	a->callees = (unsigned int)(have[0] + have[1]);
 	t->attached++;
 	att_where(a, where, sizeof(where));
-	if (!t->ctx->check_only)
-		fprintf(stderr, "probe: tls: attached %u probes to %s%s%s\n", a->nsites, where,
-			a->nfds ? " (uprobe_multi: one link for the entries, one for the returns)" :
-			"", a->callees == 2 ?
-			" (reads and writes at their common callees: one trap a call)" : "");
+	if (!a->pre)
+		att_say(t, a);
 	/* where each probe sits is detail for -v and --check */
 	if (lib->pairs && (t->ctx->verbose || t->ctx->check_only))
 		fprintf(stderr, "probe: tls: %s: %s: %s; %s: %s\n", where, pairs[1].what, site[1],
@@ -477,6 +499,72 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
  * host-wide) unless it is. 1 when pid maps one (whether attaching worked
  * or not), else 0.
  */
+/* Remember a library file a followed process mapped (for pre_attach). */
+static void known_add(struct tls *t, const struct tls_att *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nknown; i++)
+		if (t->known[i].dev == a->dev && t->known[i].ino == a->ino)
+			return;
+	if (t->nknown == TLS_MAX_KNOWN)
+		return;
+	t->known[t->nknown].dev = a->dev;
+	t->known[t->nknown].ino = a->ino;
+	t->known[t->nknown].kind = a->kind;
+	snprintf(t->known[t->nknown].shown, sizeof(t->known[0].shown), "%s", a->lib);
+	t->nknown++;
+}
+
+/*
+ * A followed process was just forked or exec'd: attach it now to every
+ * library file its tree has mapped so far, the same file through its own
+ * root, before its loader maps one. A uprobe on a file a process has not
+ * mapped yet is set in it when it maps the file, so the race with its
+ * first call starts at the fork, not once its libraries are in. One it
+ * never maps is detached by the next rescan, without a word.
+ */
+static void pre_attach(struct tls *t, int pid)
+{
+	char attach[PATH_MAX + 64];
+	uint64_t start = start_time(pid);
+	unsigned int k, i;
+	struct stat st;
+
+	if (!start)
+		return;
+	for (k = 0; k < t->nknown; k++) {
+		struct tls_att *a = NULL;
+
+		snprintf(attach, sizeof(attach), "/proc/%d/root%s", pid, t->known[k].shown);
+		if (stat(attach, &st) || (uint64_t)st.st_dev != t->known[k].dev ||
+		    (uint64_t)st.st_ino != t->known[k].ino)
+			continue;
+		for (i = 0; i < TLS_MAX_ATT; i++)
+			if (t->att[i].used && t->att[i].dev == t->known[k].dev &&
+			    t->att[i].ino == t->known[k].ino && t->att[i].pid == pid &&
+			    t->att[i].start == start)
+				break;
+		if (i < TLS_MAX_ATT)
+			continue;
+		for (i = 0; i < TLS_MAX_ATT && !a; i++)
+			if (!t->att[i].used)
+				a = &t->att[i];
+		if (!a)
+			return;
+		memset(a, 0, sizeof(*a));
+		a->pid = pid;
+		a->start = start;
+		a->dev = t->known[k].dev;
+		a->ino = t->known[k].ino;
+		a->seen = t->scan;
+		a->kind = t->known[k].kind;
+		a->pre = 1;
+		snprintf(a->lib, sizeof(a->lib), "%s", t->known[k].shown);
+		att_attach(t, a, attach);
+	}
+}
+
 static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib *lib)
 {
 	char attach[PATH_MAX + 64], shown[160];
@@ -505,6 +593,10 @@ static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib 
 		if (a->dev == (uint64_t)st.st_dev && a->ino == (uint64_t)st.st_ino &&
 		    (host_wide ? a->pid < 0 : a->pid == pid && a->start == start)) {
 			a->seen = t->scan;
+			if (a->pre) {
+				a->pre = 0;
+				att_say(t, a);
+			}
 			return 1;
 		}
 	}
@@ -521,7 +613,8 @@ static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib 
 	a->seen = t->scan;
 	a->kind = lib;
 	snprintf(a->lib, sizeof(a->lib), "%s", shown);
-	att_attach(t, a, attach);
+	if (!att_attach(t, a, attach) && !host_wide)
+		known_add(t, a);
 	return 1;
 }
 
@@ -692,6 +785,7 @@ static void fresh_add(struct tls *t, int pid)
 	t->fresh[i].since = now;
 	t->fresh[i].step = 1000000ULL;
 	t->fresh[i].next = now + t->fresh[i].step;
+	pre_attach(t, pid);
 	fresh_arm(t, now);
 }
 
