@@ -20,11 +20,12 @@
  *     is gone (or was replaced: start time) is detached. Other processes
  *     mapping the same file pay nothing. A followed process that forks or
  *     execs is announced by the kernel at once (tls_fork, tls_exec) and
- *     looked at on a short backoff while its loader maps its libraries
- *     (fresh[]). What that cannot beat: attaching to a new process takes
- *     milliseconds (with per-site uprobes the first took 15 ms idle, 120 ms
- *     while it started, here), so a child whose one call comes sooner
- *     than that is still missed.
+ *     attached at once to the library files its tree mapped so far
+ *     (pre_attach), then looked at on a short backoff while its loader
+ *     maps its libraries (fresh[]). What that cannot beat: attaching to a
+ *     new process takes milliseconds (with per-site uprobes the first took
+ *     15 ms idle, 120 ms while it started, here), so a child whose one
+ *     call comes sooner than that can still be missed.
  * Paths go through /proc/PID/root (or /proc/PID/map_files when the file
  * was replaced), so a library in another mount namespace (a container) is
  * the very inode that process mapped (uprobe_site__find_mapped).
