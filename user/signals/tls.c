@@ -495,11 +495,15 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 	return 0;
 }
 
-/*
- * pid's TLS library of kind lib: attach it (for pid, or for everyone when
- * host-wide) unless it is. 1 when pid maps one (whether attaching worked
- * or not), else 0.
- */
+static unsigned int att_count(const struct tls *t)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < TLS_MAX_ATT; i++)
+		n += t->att[i].used;
+	return n;
+}
+
 /* Remember a library file a followed process mapped (for pre_attach). */
 static void known_add(struct tls *t, const struct tls_att *a)
 {
@@ -532,7 +536,8 @@ static void pre_attach(struct tls *t, int pid)
 	unsigned int k, i;
 	struct stat st;
 
-	if (!start)
+	/* an optimization: it never takes the slots a rescan would need */
+	if (!start || att_count(t) >= TLS_MAX_ATT / 2)
 		return;
 	for (k = 0; k < t->nknown; k++) {
 		struct tls_att *a = NULL;
@@ -566,6 +571,11 @@ static void pre_attach(struct tls *t, int pid)
 	}
 }
 
+/*
+ * pid's TLS library of kind lib: attach it (for pid, or for everyone when
+ * host-wide) unless it is. 1 when pid maps one (whether attaching worked
+ * or not), else 0.
+ */
 static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib *lib)
 {
 	char attach[PATH_MAX + 64], shown[160];
@@ -673,15 +683,6 @@ static void scan(struct tls *t)
 		else
 			att_detach(t, a, "no longer mapped");
 	}
-}
-
-static unsigned int att_count(const struct tls *t)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < TLS_MAX_ATT; i++)
-		n += t->att[i].used;
-	return n;
 }
 
 static void update_note(struct tls *t)
