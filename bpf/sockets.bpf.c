@@ -7,7 +7,11 @@
  *
  * Hooks, and why only these: a specific syscalls:* tracepoint costs almost
  * nothing on the syscalls it does not match, while raw_syscalls would cost
- * every syscall on the host ~150 ns (bench/COSTS.md). Each hook is single:
+ * every syscall on the host ~150 ns (bench/COSTS.md). Under --pid the
+ * syscalls signal hooks raw_syscalls anyway, and there the same work runs
+ * from two tp_btf programs on raw_syscalls (sock_enter_btf, sock_exit_btf,
+ * x86-64), which spares the probe's exit eleven perf trace events. Each
+ * hook is single:
  *   - reads are handled at sys_exit only: the bytes are there, and the
  *     fd and buffer come back from the task's saved user registers
  *     (bpf_task_pt_regs), so no enter hook has to stash them;
@@ -194,29 +198,21 @@ static __always_inline int msg_iov(const struct user_msghdr *umsg, const void **
 }
 
 /*
- * The read hooks: sys_exit of read, readv, recvfrom and recvmsg, one
- * program attached to each with the attach cookie (enum probe_sock_hook)
- * saying which. Its arguments come from the user registers saved at
- * syscall entry. (Reads and writes are two programs because the kernel
- * checks a tracepoint program's furthest context access against each
- * tracepoint's record: sys_exit records end after `ret`.)
+ * A read: sys_exit of read, readv, recvfrom or recvmsg (hook says which),
+ * its arguments from the user registers saved at syscall entry, ret its
+ * result.
  */
-SEC("tracepoint")
-int sock_read(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sock_read_io(__u64 hook, struct pt_regs *regs, long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 hook, iovlen = 1, len = 0, ubuf;
+	__u64 iovlen = 1, len = 0, ubuf;
 	struct probe_http_conn *h;
 	struct probe_conn *c = NULL;
 	const void *base = NULL;
-	struct pt_regs *regs;
 	struct sock_io io;
-	long ret = ctx->ret;
 
 	if (ret <= 0 || !probe_wanted(tgid))
 		return 0;
-	hook = bpf_get_attach_cookie(ctx);
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	io.fd = (int)PT_REGS_PARM1_SYSCALL(regs);
 	io.key = PROBE_SOCK_KEY(tgid, io.fd);
 	/* what the fd is costs a lookup; its iovec would cost a user read */
@@ -261,14 +257,13 @@ fault:
 }
 
 /*
- * The write hooks: sys_enter of write, writev, sendto and sendmsg, the
- * cookie saying which, as for sock_read. The buffer is filled already.
+ * A write: sys_enter of write, writev, sendto or sendmsg (hook says
+ * which), with its first three arguments. The buffer is filled already.
  */
-SEC("tracepoint")
-int sock_write(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sock_write_io(__u64 hook, int fd, __u64 a1, __u64 a2)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 hook, iovlen = 1, len = 0;
+	__u64 iovlen = 1, len = 0;
 	struct probe_http_conn *h;
 	struct probe_conn *c = NULL;
 	const void *base = NULL;
@@ -276,7 +271,7 @@ int sock_write(struct trace_event_raw_sys_enter *ctx)
 
 	if (!probe_wanted(tgid))
 		return 0;
-	io.fd = (int)ctx->args[0];
+	io.fd = fd;
 	io.key = PROBE_SOCK_KEY(tgid, io.fd);
 	h = bpf_map_lookup_elem(&http_conns, &io.key);
 	if (!h) {
@@ -286,20 +281,19 @@ int sock_write(struct trace_event_raw_sys_enter *ctx)
 		if (c->proto == PROBE_PROTO_DNS)
 			return 0;	/* a query: only answers are read */
 	}
-	hook = bpf_get_attach_cookie(ctx);
 	switch (hook) {
 	case PROBE_SOCK_HOOK_WRITEV:
-		iovlen = ctx->args[2];
-		if (!iovlen || first_iov((const struct iovec *)ctx->args[1], &base, &len))
+		iovlen = a2;
+		if (!iovlen || first_iov((const struct iovec *)a1, &base, &len))
 			goto fault;
 		break;
 	case PROBE_SOCK_HOOK_SENDMSG:
-		if (msg_iov((const struct user_msghdr *)ctx->args[1], &base, &len, &iovlen))
+		if (msg_iov((const struct user_msghdr *)a1, &base, &len, &iovlen))
 			goto fault;
 		break;
 	default:	/* write, sendto */
-		base = (const void *)ctx->args[1];
-		len = ctx->args[2];
+		base = (const void *)a1;
+		len = a2;
 		break;
 	}
 	io.ubuf = (__u64)base;
@@ -311,6 +305,32 @@ int sock_write(struct trace_event_raw_sys_enter *ctx)
 fault:
 	probe_stat_inc(&stats, PROBE_SOCK_STAT_READ_FAULT);
 	return 0;
+}
+
+/*
+ * The read hooks: sys_exit of read, readv, recvfrom and recvmsg, one
+ * program attached to each with the attach cookie (enum probe_sock_hook)
+ * saying which. Its arguments come from the user registers saved at
+ * syscall entry. (Reads and writes are two programs because the kernel
+ * checks a tracepoint program's furthest context access against each
+ * tracepoint's record: sys_exit records end after `ret`.)
+ */
+SEC("tracepoint")
+int sock_read(struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret <= 0)
+		return 0;	/* most failed reads: no helper call for them */
+	return sock_read_io(bpf_get_attach_cookie(ctx),
+			    (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+			    ctx->ret);
+}
+
+/* The write hooks: sys_enter of write, writev, sendto and sendmsg, the cookie saying which. */
+SEC("tracepoint")
+int sock_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_write_io(bpf_get_attach_cookie(ctx), (int)ctx->args[0], ctx->args[1],
+			     ctx->args[2]);
 }
 
 /*
@@ -385,4 +405,82 @@ SEC("tracepoint/syscalls/sys_enter_connect")
 int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	return on_new_conn((int)ctx->args[0]);
+}
+
+/*
+ * Under --pid (the loader loads these two instead of every hook above but
+ * inet_sock_set_state): raw_syscalls, where the syscalls signal's programs
+ * already run on every syscall of the host, so these add one program call
+ * each that returns on the number for the syscalls they do not serve, and
+ * spare the probe's exit the release of eleven perf trace events (~45 ms
+ * each, one after another, under the kernel's event_mutex).
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sock_enter_btf, struct pt_regs *regs, long id)
+{
+#ifdef PROBE_SOCK_RAW
+	__u64 hook;
+
+	switch (id) {
+	case PROBE_NR_WRITE:
+		hook = PROBE_SOCK_HOOK_WRITE;
+		break;
+	case PROBE_NR_WRITEV:
+		hook = PROBE_SOCK_HOOK_WRITEV;
+		break;
+	case PROBE_NR_SENDTO:
+		hook = PROBE_SOCK_HOOK_SENDTO;
+		break;
+	case PROBE_NR_SENDMSG:
+		hook = PROBE_SOCK_HOOK_SENDMSG;
+		break;
+	case PROBE_NR_CONNECT:
+		if (regs->cs != PROBE_USER64_CS)
+			return 0;
+		return on_new_conn((int)PT_REGS_PARM1_SYSCALL(regs));
+	default:
+		return 0;
+	}
+	if (regs->cs != PROBE_USER64_CS)
+		return 0;	/* an ia32 syscall: other numbers, other registers */
+	return sock_write_io(hook, (int)PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+			     PT_REGS_PARM3_SYSCALL(regs));
+#else
+	return 0;
+#endif
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sock_exit_btf, struct pt_regs *regs, long ret)
+{
+#ifdef PROBE_SOCK_RAW
+	__u64 hook;
+
+	switch (regs->orig_ax) {
+	case PROBE_NR_READ:
+		hook = PROBE_SOCK_HOOK_READ;
+		break;
+	case PROBE_NR_READV:
+		hook = PROBE_SOCK_HOOK_READV;
+		break;
+	case PROBE_NR_RECVFROM:
+		hook = PROBE_SOCK_HOOK_RECVFROM;
+		break;
+	case PROBE_NR_RECVMSG:
+		hook = PROBE_SOCK_HOOK_RECVMSG;
+		break;
+	case PROBE_NR_ACCEPT:
+	case PROBE_NR_ACCEPT4:
+		if (regs->cs != PROBE_USER64_CS)
+			return 0;
+		return on_new_conn(ret);
+	default:
+		return 0;
+	}
+	if (ret <= 0 || regs->cs != PROBE_USER64_CS)
+		return 0;
+	return sock_read_io(hook, regs, ret);
+#else
+	return 0;
+#endif
 }

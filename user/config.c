@@ -37,7 +37,8 @@ const char config__default_json[] =
 "      \"max_connections\": 16384,\n"
 "      \"routes\": [],\n"
 "      \"tls\": \"auto\",\n"
-"      \"tls_sites\": \"callee\"\n"
+"      \"tls_sites\": \"callee\",\n"
+"      \"raw_syscalls\": \"auto\"\n"
 "    },\n"
 "    \"memgrowth\": {\n"
 "      \"enabled\": \"auto\",\n"
@@ -199,6 +200,8 @@ static const struct field fields[] = {
 	{ "signals.http.tls", F_TRI, OFF(http.tls), 0, 0, NULL },
 	/* callee: SSL_read(_ex)/SSL_write(_ex)'s common internal function when found */
 	{ "signals.http.tls_sites", F_ENUM, OFF(http.tls_sites), 0, 0, tls_sites_choices },
+	/* auto: the capture rides raw_syscalls under --pid, with the syscalls signal */
+	{ "signals.http.raw_syscalls", F_TRI, OFF(http.raw_syscalls), 0, 0, NULL },
 	{ "signals.conn.enabled", F_TRI, OFF(conn.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.enabled", F_TRI, OFF(memgrowth.enabled), 0, 0, NULL },
 	{ "signals.memgrowth.horizon_s", F_DOUBLE, OFF(memgrowth.horizon_s), 5, 86400, NULL },

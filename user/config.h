@@ -65,6 +65,7 @@ struct probe_config {
 		struct cfg_strlist routes;	/* templates, tried before the heuristics */
 		int tls;			/* enum cfg_tri: auto = libssl uprobes under --pid only */
 		int tls_sites;			/* enum cfg_tls_sites */
+		int raw_syscalls;		/* enum cfg_tri: auto = under --pid with syscalls */
 	} http;
 	struct {
 		int enabled;			/* enum cfg_tri: auto = on, host-wide too */

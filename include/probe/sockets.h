@@ -59,6 +59,29 @@ enum probe_sock_hook {
 	PROBE_SOCK_HOOK_MAX,
 };
 
+/*
+ * Under --pid the syscalls signal hooks raw_syscalls already, so every
+ * syscall on the host runs a program anyway; there the capture's hooks
+ * are two tp_btf programs on raw_syscalls too (sock_enter_btf,
+ * sock_exit_btf), which pick their syscalls by number: x86-64's, so only
+ * there. Elsewhere, and host-wide, the syscalls:* tracepoints above.
+ */
+#if defined(__TARGET_ARCH_x86) || defined(__x86_64__)
+#define PROBE_SOCK_RAW		1
+#define PROBE_NR_READ		0
+#define PROBE_NR_WRITE		1
+#define PROBE_NR_READV		19
+#define PROBE_NR_WRITEV		20
+#define PROBE_NR_CONNECT	42
+#define PROBE_NR_ACCEPT		43
+#define PROBE_NR_SENDTO		44
+#define PROBE_NR_RECVFROM	45
+#define PROBE_NR_SENDMSG	46
+#define PROBE_NR_RECVMSG	47
+#define PROBE_NR_ACCEPT4	288
+#define PROBE_USER64_CS		0x33	/* a 64-bit task's syscall (not the ia32 table) */
+#endif
+
 enum probe_role {
 	PROBE_ROLE_NONE,
 	PROBE_ROLE_SERVER,	/* reads requests, writes responses */

@@ -309,13 +309,17 @@ def test_10000_paths_stay_under_the_caps_and_overflow_is_counted(probe_factory, 
     go(cli, timeout=300)
 
     def counted():
+        # requests reach the store as their records come (every 100 ms), the
+        # capture's problem counters once a second: wait for both
         _, _, text = scrape(port)
         smp = samples(text)
         total = sum(v for k, v in smp.items()
                     if k[0] == "http_server_request_duration_seconds_count")
-        return smp if total >= 10000 else None
+        capped = any(k[0] == "probe_http_capture_problems_total" and
+                     dict(k[1]).get("reason") == "route_overflow" for k in smp)
+        return smp if total >= 10000 and capped else None
 
-    smp = wait_for(counted, 60, "10,000 requests in the scrape")
+    smp = wait_for(counted, 60, "10,000 requests and the route cap's count in the scrape")
     series = [dict(k[1]) for k in smp if k[0] == "http_server_request_duration_seconds_count"]
     own = [s for s in series if s.get("service_name") == "nginx"]
     overflow = [s for s in series if s.get("overflow") == "true"]

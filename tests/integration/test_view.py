@@ -457,6 +457,14 @@ def test_prompt_exit_after_sigint_and_duration():
             assert {"sched_process_fork", "sched_process_exit", "sched_process_exec",
                     "inet_sock_set_state", "tcp_retransmit_skb", "tcp_receive_reset",
                     "tcp_send_reset"} <= raw, raw
+            if os.uname().machine == "x86_64":
+                # under --pid the socket capture rides raw_syscalls, which the
+                # syscalls signal hooks anyway: none of its eleven events is held
+                assert {"sys_enter", "sys_exit"} <= raw, raw
+                capture = {f"sys_exit_{s}" for s in ("read", "readv", "recvfrom", "recvmsg",
+                                                     "accept", "accept4")}
+                capture |= {f"sys_enter_{s}" for s in ("write", "writev", "sendto", "sendmsg")}
+                assert not classic & capture, classic
         time.sleep(2)
         t = time.time()
         p.send_signal(signal.SIGINT)
@@ -482,6 +490,24 @@ def test_prompt_exit_after_sigint_and_duration():
     finally:
         sl.kill()
         sl.wait()
+
+
+def test_pid_capture_rides_raw_syscalls_unless_told(tmp_path):
+    """Under --pid the capture's hooks are on raw_syscalls (x86-64, tp_btf),
+    and signals.http.raw_syscalls: false keeps the syscalls:* tracepoints."""
+    check = json.loads(run([PROBE, "--check", "--json"]).stdout)
+    if os.uname().machine != "x86_64" or not check["features"]["tp_btf"]["available"]:
+        pytest.skip("raw_syscalls capture needs x86-64 and tp_btf")
+    off = tmp_path / "off.json"
+    off.write_text('{"signals": {"http": {"raw_syscalls": false}}}')
+    hooks = {}
+    for name, extra in (("default", []), ("off", ["--config", str(off)])):
+        res = run([PROBE, "--check", "--json", "--pid", str(os.getpid())] + extra)
+        assert res.returncode == 0, res.stderr
+        hooks[name] = {s["signal"]: s for s in json.loads(res.stdout)["signals"]}["http"]
+        assert hooks[name]["state"] == "live", hooks[name]
+    assert hooks["default"]["hook"].startswith("tp_btf raw_syscalls:"), hooks["default"]
+    assert hooks["off"]["hook"].startswith("syscalls:"), hooks["off"]
 
 
 def test_prompt_exit_with_leaks():

@@ -476,8 +476,12 @@ static int att_attach(struct tls *t, struct tls_att *a, const char *path)
 		err = att_link(t, a, path, v, n, why, sizeof(why));
 	if (err) {
 		t->failed++;
-		/* ahead of its mapping, a process already gone is no news */
-		if (!a->pre || t->ctx->verbose)
+		/*
+		 * Ahead of its mapping, or a process that ended while it was
+		 * being attached (its files then look undefined or missing):
+		 * counted, and no news.
+		 */
+		if ((!a->pre && (a->pid < 0 || names__is_process(a->pid))) || t->ctx->verbose)
 			fprintf(stderr, "probe: tls: %s not traced: %s\n",
 				att_where(a, where, sizeof(where)), why);
 		return err;
