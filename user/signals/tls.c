@@ -59,6 +59,7 @@
 #include "proc/attrib.h"
 #include "proc/names.h"
 #include "proc/peer_names.h"
+#include "proc/symbolize.h"
 #include "proc/uprobe_site.h"
 #include "signals/tls.h"
 
@@ -207,22 +208,24 @@ struct tls {
 	uint64_t fresh_found, fresh_full, fresh_found_shown, fresh_full_shown;
 };
 
-int tls__is_libssl(const char *path)
+/* Whether path's file name begins with prefix. */
+static int named(const char *path, const char *prefix)
 {
 	const char *b = strrchr(path, '/');
 
-	b = b ? b + 1 : path;
+	return !strncmp(b ? b + 1 : path, prefix, strlen(prefix));
+}
+
+int tls__is_libssl(const char *path)
+{
 	/* libssl.so, libssl.so.3, libssl.so.1.1; not NSS's libssl3.so */
-	return !strncmp(b, "libssl.so", 9);
+	return named(path, "libssl.so");
 }
 
 int tls__is_gnutls(const char *path)
 {
-	const char *b = strrchr(path, '/');
-
-	b = b ? b + 1 : path;
 	/* libgnutls.so.30; not libgnutls-openssl.so, libgnutls-dane.so, libgnutlsxx.so */
-	return !strncmp(b, "libgnutls.so", 12);
+	return named(path, "libgnutls.so");
 }
 
 int tls__is_record(const void *data, size_t len)
@@ -231,29 +234,6 @@ int tls__is_record(const void *data, size_t len)
 
 	return len >= sizeof(*h) && h->type >= PROBE_REC_TLS_BASE &&
 	       h->type < PROBE_REC_TLS_BASE + 16;
-}
-
-/* Field 22 of /proc/PID/stat: the process's start time, 0 when gone. */
-static uint64_t start_time(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (!p || !(p = strrchr(buf, ')')))
-		return 0;
-	for (i = 0; i < 20 && p; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		v = strtoull(p + 1, NULL, 10);
-	return v;
 }
 
 /* "/lib/x86_64-linux-gnu/libssl.so.3 in pid 42", or "... for every process" */
@@ -525,6 +505,55 @@ static void known_add(struct tls *t, const struct tls_att *a)
 	t->nknown++;
 }
 
+/* The attachment of file (dev, ino) for pid (-1: every process) started at start. */
+static struct tls_att *att_find(struct tls *t, uint64_t dev, uint64_t ino, int pid,
+				uint64_t start)
+{
+	unsigned int i;
+
+	for (i = 0; i < TLS_MAX_ATT; i++) {
+		struct tls_att *a = &t->att[i];
+
+		if (a->used && a->dev == dev && a->ino == ino && a->pid == pid &&
+		    a->start == start)
+			return a;
+	}
+	return NULL;
+}
+
+/*
+ * Attach file (dev, ino) of kind, reached at path attach and shown as
+ * shown, for pid (-1: every process) started at start, ahead of its
+ * mapping when pre. The slot (used set when attaching worked), or NULL
+ * when every slot is taken (counted).
+ */
+static struct tls_att *att_add(struct tls *t, int pid, uint64_t start, uint64_t dev,
+			       uint64_t ino, const struct tls_lib *kind, const char *shown,
+			       const char *attach, int pre)
+{
+	struct tls_att *a = NULL;
+	unsigned int i;
+
+	for (i = 0; i < TLS_MAX_ATT && !a; i++)
+		if (!t->att[i].used)
+			a = &t->att[i];
+	if (!a) {
+		t->full++;
+		return NULL;
+	}
+	memset(a, 0, sizeof(*a));
+	a->pid = pid;
+	a->start = start;
+	a->dev = dev;
+	a->ino = ino;
+	a->seen = t->scan;
+	a->kind = kind;
+	a->pre = pre;
+	snprintf(a->lib, sizeof(a->lib), "%s", shown);
+	att_attach(t, a, attach);
+	return a;
+}
+
 /*
  * A followed process was just forked or exec'd: attach it now to every
  * library file its tree has mapped so far, the same file through its own
@@ -536,42 +565,22 @@ static void known_add(struct tls *t, const struct tls_att *a)
 static void pre_attach(struct tls *t, int pid)
 {
 	char attach[PATH_MAX + 64];
-	uint64_t start = start_time(pid);
-	unsigned int k, i;
+	uint64_t start = sym_start_time(pid);
 	struct stat st;
+	unsigned int k;
 
 	/* an optimization: it never takes the slots a rescan would need */
 	if (!start || att_count(t) >= TLS_MAX_ATT / 2)
 		return;
 	for (k = 0; k < t->nknown; k++) {
-		struct tls_att *a = NULL;
-
 		snprintf(attach, sizeof(attach), "/proc/%d/root%s", pid, t->known[k].shown);
 		if (stat(attach, &st) || (uint64_t)st.st_dev != t->known[k].dev ||
-		    (uint64_t)st.st_ino != t->known[k].ino)
+		    (uint64_t)st.st_ino != t->known[k].ino ||
+		    att_find(t, t->known[k].dev, t->known[k].ino, pid, start))
 			continue;
-		for (i = 0; i < TLS_MAX_ATT; i++)
-			if (t->att[i].used && t->att[i].dev == t->known[k].dev &&
-			    t->att[i].ino == t->known[k].ino && t->att[i].pid == pid &&
-			    t->att[i].start == start)
-				break;
-		if (i < TLS_MAX_ATT)
-			continue;
-		for (i = 0; i < TLS_MAX_ATT && !a; i++)
-			if (!t->att[i].used)
-				a = &t->att[i];
-		if (!a)
+		if (!att_add(t, pid, start, t->known[k].dev, t->known[k].ino, t->known[k].kind,
+			     t->known[k].shown, attach, 1))
 			return;
-		memset(a, 0, sizeof(*a));
-		a->pid = pid;
-		a->start = start;
-		a->dev = t->known[k].dev;
-		a->ino = t->known[k].ino;
-		a->seen = t->scan;
-		a->kind = t->known[k].kind;
-		a->pre = 1;
-		snprintf(a->lib, sizeof(a->lib), "%s", t->known[k].shown);
-		att_attach(t, a, attach);
 	}
 }
 
@@ -583,10 +592,9 @@ static void pre_attach(struct tls *t, int pid)
 static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib *lib)
 {
 	char attach[PATH_MAX + 64], shown[160];
-	struct tls_att *a, *free_slot = NULL;
 	uint64_t ino = 0, start = 0;
+	struct tls_att *a;
 	struct stat st;
-	unsigned int i;
 
 	if (uprobe_site__find_mapped(pid, lib->is, attach, sizeof(attach), shown, sizeof(shown),
 				     &ino))
@@ -594,41 +602,22 @@ static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib 
 	if (stat(attach, &st))
 		return 0;
 	if (!host_wide) {
-		start = start_time(pid);
+		start = sym_start_time(pid);
 		if (!start)
 			return 0;
 	}
-	for (i = 0; i < TLS_MAX_ATT; i++) {
-		a = &t->att[i];
-		if (!a->used) {
-			if (!free_slot)
-				free_slot = a;
-			continue;
+	a = att_find(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, host_wide ? -1 : pid, start);
+	if (a) {
+		a->seen = t->scan;
+		if (a->pre) {
+			a->pre = 0;
+			att_say(t, a);
 		}
-		if (a->dev == (uint64_t)st.st_dev && a->ino == (uint64_t)st.st_ino &&
-		    (host_wide ? a->pid < 0 : a->pid == pid && a->start == start)) {
-			a->seen = t->scan;
-			if (a->pre) {
-				a->pre = 0;
-				att_say(t, a);
-			}
-			return 1;
-		}
-	}
-	if (!free_slot) {
-		t->full++;
 		return 1;
 	}
-	a = free_slot;
-	memset(a, 0, sizeof(*a));
-	a->pid = host_wide ? -1 : pid;
-	a->start = start;
-	a->dev = (uint64_t)st.st_dev;
-	a->ino = (uint64_t)st.st_ino;
-	a->seen = t->scan;
-	a->kind = lib;
-	snprintf(a->lib, sizeof(a->lib), "%s", shown);
-	if (!att_attach(t, a, attach) && !host_wide)
+	a = att_add(t, host_wide ? -1 : pid, start, (uint64_t)st.st_dev, (uint64_t)st.st_ino, lib,
+		    shown, attach, 0);
+	if (a && a->used && !host_wide)
 		known_add(t, a);
 	return 1;
 }
@@ -682,7 +671,7 @@ static void scan(struct tls *t)
 
 		if (!a->used || a->seen == t->scan)
 			continue;
-		if (a->pid >= 0 && start_time(a->pid) != a->start)
+		if (a->pid >= 0 && sym_start_time(a->pid) != a->start)
 			att_detach(t, a, "process gone");
 		else
 			att_detach(t, a, "no longer mapped");
