@@ -8,6 +8,10 @@ Configurations, each run once per round (the order rotates every round):
             socket capture (tests/bench/http_floor.bpf.c): what the kernel
             charges to run any program there, the least a tracer on these
             hooks can cost
+  least     the least an HTTP timer there does (tests/bench/http_least.bpf.c):
+            a lookup and a 16-byte copy per call, the clock at a request
+            and at its status line, a 32-byte record per request; no
+            parsing. What it keeps bounds what any such tracer keeps here
   http      the probe host-wide with every signal off but http (and proc,
             which is always on)
   default   the probe host-wide on its embedded defaults
@@ -105,14 +109,16 @@ def start_floor(path, log):
     return p
 
 
-def stop_floor(p):
+def stop_floor(p, log):
+    """Stops the floor or least row: (requests it timed, None), or (None, None)."""
     p.send_signal(signal.SIGINT)
     try:
         p.wait(timeout=30)
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
-    return None, None
+    m = re.search(r"records: (\d+)", open(log + ".out").read())
+    return (int(m.group(1)) if m else None), None
 
 
 def stop_bpftrace(p, log):
@@ -142,24 +148,25 @@ def prog_stats(ids):
     return res
 
 
-def bpf_stats_run(probe, args, port, secs, log):
-    """One http-only run with bpf_stats on: per-program cost per call and per request."""
+def bpf_stats_run(name, start, stop, port, secs):
+    """One run of a tracer (start() -> process, stop(process)) with bpf_stats on:
+    its BPF programs' cost per call and per request."""
     path = "/proc/sys/kernel/bpf_stats_enabled"
     old = open(path).read().strip()
     with open(path, "w") as f:
         f.write("1")
     try:
         old_ids = {x["id"] for x in progs()}
-        p = start_probe(probe, args, log)
-        ids = {x["id"] for x in progs()} - old_ids     # the probe's programs
+        p = start()
+        ids = {x["id"] for x in progs()} - old_ids     # the tracer's programs
         before = prog_stats(ids)
         w = wrk(port, secs)
         after = prog_stats(ids)
-        stop_probe(p, log)
+        stop(p)
     finally:
         with open(path, "w") as f:
             f.write(old)
-    print(f"\n== bpf_stats, http only, one {secs} s run ({w['n']} requests, {w['rps']:.0f} req/s;"
+    print(f"\n== bpf_stats, {name}, one {secs} s run ({w['n']} requests, {w['rps']:.0f} req/s;"
           f" bpf_stats itself adds to each run)")
     print(f"{'program':24s} {'calls/req':>9s} {'ns/call':>8s} {'ns/req':>7s}")
     total = 0.0
@@ -228,6 +235,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--floor", default=None, help="tests/bench/http_floor, built")
+    ap.add_argument("--least", default=None, help="tests/bench/http_least, built")
     ap.add_argument("--bpftrace", default=os.path.join(os.path.dirname(__file__), "bt",
                                                       "http-latency.bt"))
     a = ap.parse_args()
@@ -242,6 +250,10 @@ def main():
         configs.append(("floor", "floor"))
     else:
         print("bench: no floor row (build it: make bench)", flush=True)
+    if a.least and os.access(a.least, os.X_OK):
+        configs.append(("least", "least"))
+    else:
+        print("bench: no least row (build it: make bench)", flush=True)
     configs += [("http", ["--config", http_cfg]), ("default", [])]
     if shutil.which("bpftrace"):
         configs.append(("bpftrace", "bt"))
@@ -254,27 +266,33 @@ def main():
                 log = os.path.join(d, f"{name}-{r}")
                 if args == "bt":
                     p = start_bpftrace(a.bpftrace, log)
-                elif args == "floor":
-                    p = start_floor(a.floor, log)
+                elif args in ("floor", "least"):
+                    p = start_floor(a.floor if args == "floor" else a.least, log)
                 else:
                     p = start_probe(a.probe, args, log) if args is not None else None
                 watch = workers(ng.pid) + ([p.pid] if p else [])
                 w = wrk(port, a.seconds, watch)
                 if args == "bt":
                     w["seen"], w["lost"] = stop_bpftrace(p, log)
-                elif args == "floor":
-                    w["seen"], w["lost"] = stop_floor(p)
+                elif args in ("floor", "least"):
+                    w["seen"], w["lost"] = stop_floor(p, log)
                 elif p:
                     w["seen"], w["lost"] = stop_probe(p, log)
                 res[name].append(w)
-                extra = f"  probe saw {w['seen']} (lost {w['lost']})" if p and args != "floor" else ""
+                extra = (f"  timed {w['seen']}" if args == "least" else
+                         f"  probe saw {w['seen']} (lost {w['lost']})" if p and args != "floor"
+                         else "")
                 print(f"round {r} {name:8s} {w['rps']:9.0f} req/s  p50 {w['p50']:.3f} ms  "
                       f"p99 {w['p99']:.3f} ms  cpu {w['cpu_us']:.1f} us/req (nginx "
                       f"{w['server_us']:.1f}, wrk {w['wrk_us']:.1f}){extra}", flush=True)
                 time.sleep(1)
         if shutil.which("bpftool"):
-            bpf_stats_run(a.probe, ["--config", http_cfg], port, a.seconds,
-                          os.path.join(d, "bpf-stats"))
+            log = os.path.join(d, "bpf-stats")
+            bpf_stats_run("http only", lambda: start_probe(a.probe, ["--config", http_cfg], log),
+                          lambda p: stop_probe(p, log), port, a.seconds)
+            if "least" in res:
+                bpf_stats_run("least", lambda: start_floor(a.least, log + "-least"),
+                              lambda p: stop_floor(p, log + "-least"), port, a.seconds)
     finally:
         ng.send_signal(signal.SIGQUIT)
         try:
