@@ -125,11 +125,25 @@ static __always_inline void tls_forget(__u64 key, __u64 sk)
 	conn_forget(key);
 }
 
+/*
+ * The thread enters a call. Its entry stays in the map between calls
+ * (kind NONE): a thread reading in a loop then costs one lookup per call,
+ * where an update and a delete of an LRU element cost several times that.
+ */
 static __always_inline void tls_call_set(__u64 id, __u64 ssl, __u64 buf, __u64 readbytes,
 					 __u32 kind)
 {
+	struct probe_tls_call *p = bpf_map_lookup_elem(&tls_calls, &id);
 	struct probe_tls_call t = { .ssl = ssl, .buf = buf, .readbytes = readbytes, .kind = kind };
 
+	if (p) {
+		/* only this thread reads or writes its entry */
+		p->ssl = ssl;
+		p->buf = buf;
+		p->readbytes = readbytes;
+		p->kind = kind;
+		return;
+	}
 	bpf_map_update_elem(&tls_calls, &id, &t, BPF_ANY);
 }
 
@@ -152,7 +166,7 @@ __noinline int tls_syscall(struct probe_conn *c, int fd)
 	    c->tls_checks >= PROBE_TLS_MAX_CHECKS)
 		return 0;
 	t = bpf_map_lookup_elem(&tls_calls, &id);
-	if (!t) {
+	if (!t || t->kind == PROBE_TLS_CALL_NONE) {
 		c->tls_checks++;
 		return 0;
 	}
@@ -160,7 +174,7 @@ __noinline int tls_syscall(struct probe_conn *c, int fd)
 	st = tls_ssl_get(tgid, t->ssl);
 	/* a write whose fd was unknown has no return probe: its call ends here */
 	if (t->kind == PROBE_TLS_CALL_WRITE)
-		bpf_map_delete_elem(&tls_calls, &id);
+		t->kind = PROBE_TLS_CALL_NONE;
 	if (!st || st->fd == fd)
 		return 0;
 	/* a new object on this fd: whatever the old plaintext stream left is stale */
@@ -264,7 +278,7 @@ static __always_inline int tls_read_exit(int ret)
 	rb = t->readbytes;
 	if (t->kind != PROBE_TLS_CALL_READ)
 		return 0;
-	bpf_map_delete_elem(&tls_calls, &id);
+	t->kind = PROBE_TLS_CALL_NONE;
 	if (ret <= 0)
 		return 0;
 	if (rb) {
@@ -358,7 +372,7 @@ static __always_inline int tls_hs_exit(int ret, int done)
 	if (!t || t->kind != PROBE_TLS_CALL_HS)
 		return 0;
 	ssl = t->ssl;
-	bpf_map_delete_elem(&tls_calls, &id);
+	t->kind = PROBE_TLS_CALL_NONE;
 	if (ret != done)
 		return 0;	/* wants more I/O, or failed: SSL_free (gnutls_deinit) tells */
 	st = tls_ssl_lookup(id >> 32, ssl);

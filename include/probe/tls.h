@@ -42,7 +42,7 @@ enum probe_tls_rec_type {
 
 #define PROBE_TLS_SNI_LEN	64	/* server name kept (RFC 6066 allows 255) */
 #define PROBE_TLS_MAX_SSL	16384	/* SSL objects followed at once (LRU) */
-#define PROBE_TLS_MAX_CALLS	4096	/* threads inside an SSL call at once (LRU) */
+#define PROBE_TLS_MAX_CALLS	8192	/* threads lately in an SSL call (LRU; kept between calls) */
 /* syscalls on an unclassified TCP socket looked at for an SSL call around them */
 #define PROBE_TLS_MAX_CHECKS	8
 
@@ -120,8 +120,17 @@ struct probe_tls_ssl {
 	char sni[PROBE_TLS_SNI_LEN];
 };
 
-/* A thread inside SSL_read(_ex), SSL_do_handshake, or a write whose fd is unknown. */
-enum probe_tls_call_kind { PROBE_TLS_CALL_READ, PROBE_TLS_CALL_HS, PROBE_TLS_CALL_WRITE };
+/*
+ * A thread inside SSL_read(_ex), SSL_do_handshake, or a write whose fd is
+ * unknown; NONE: in none of them (the thread's entry is kept for its next
+ * call).
+ */
+enum probe_tls_call_kind {
+	PROBE_TLS_CALL_NONE,
+	PROBE_TLS_CALL_READ,
+	PROBE_TLS_CALL_HS,
+	PROBE_TLS_CALL_WRITE,
+};
 
 struct probe_tls_call {
 	__u64 ssl;
