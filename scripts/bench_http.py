@@ -148,9 +148,9 @@ def prog_stats(ids):
     return res
 
 
-def bpf_stats_run(name, start, stop, port, secs):
-    """One run of a tracer (start() -> process, stop(process)) with bpf_stats on:
-    its BPF programs' cost per call and per request."""
+def bpf_stats_run(name, start, stop, port, secs, url=None):
+    """One run of a tracer (start() -> process, stop(process)) with bpf_stats on,
+    wrk on port (or url): its BPF programs' cost per call and per request."""
     path = "/proc/sys/kernel/bpf_stats_enabled"
     old = open(path).read().strip()
     with open(path, "w") as f:
@@ -160,7 +160,7 @@ def bpf_stats_run(name, start, stop, port, secs):
         p = start()
         ids = {x["id"] for x in progs()} - old_ids     # the tracer's programs
         before = prog_stats(ids)
-        w = wrk(port, secs)
+        w = wrk(port, secs, url=url)
         after = prog_stats(ids)
         stop(p)
     finally:

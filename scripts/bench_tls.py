@@ -119,37 +119,6 @@ def stop_bpftrace(p, log):
     return writes
 
 
-def stats_run(name, start, stop, url, port, secs, log):
-    """One run with bpf_stats on: each new BPF program's calls and ns per request."""
-    path = "/proc/sys/kernel/bpf_stats_enabled"
-    old = open(path).read().strip()
-    with open(path, "w") as f:
-        f.write("1")
-    try:
-        old_ids = {x["id"] for x in bh.progs()}
-        p = start(log)
-        ids = {x["id"] for x in bh.progs()} - old_ids
-        before = bh.prog_stats(ids)
-        w = bh.wrk(port, secs, url=url)
-        after = bh.prog_stats(ids)
-        stop(p, log)
-    finally:
-        with open(path, "w") as f:
-            f.write(old)
-    print(f"\n== bpf_stats, {name}, one {secs} s run ({w['n']} requests, {w['rps']:.0f} req/s;"
-          f" bpf_stats itself adds to each run)")
-    print(f"{'program':24s} {'calls/req':>9s} {'ns/call':>8s} {'ns/req':>7s}")
-    total = 0.0
-    for prog in sorted(after, key=lambda k: -(after[k][1] - before.get(k, (0, 0))[1])):
-        n = after[prog][0] - before.get(prog, (0, 0))[0]
-        t = after[prog][1] - before.get(prog, (0, 0))[1]
-        if not n:
-            continue
-        total += t / w["n"]
-        print(f"{prog:24s} {n / w['n']:9.2f} {t / n:8.0f} {t / w['n']:7.0f}")
-    print(f"{'all':24s} {'':9s} {'':8s} {total:7.0f}  (both sides: nginx and wrk are traced)")
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--probe", required=True)
@@ -210,12 +179,14 @@ def main():
                       f"{w['server_us']:.1f}, wrk {w['wrk_us']:.1f}){extra}", flush=True)
                 time.sleep(1)
         if sites:
-            stats_run("probe (callee sites)",
-                      lambda log: bh.start_probe(a.probe, ["--config", http_cfg], log),
-                      bh.stop_probe, url, port, a.seconds, os.path.join(d, "stats-probe"))
-            stats_run("floor (empty bpftrace programs at the callee sites)",
-                      lambda log: start_bpftrace(lib, log, "floor", sites),
-                      stop_bpftrace, url, port, a.seconds, os.path.join(d, "stats-floor"))
+            log = os.path.join(d, "stats-probe")
+            bh.bpf_stats_run("probe (callee sites)",
+                             lambda: bh.start_probe(a.probe, ["--config", http_cfg], log),
+                             lambda p: bh.stop_probe(p, log), port, a.seconds, url=url)
+            log = os.path.join(d, "stats-floor")
+            bh.bpf_stats_run("floor (empty bpftrace programs at the callee sites)",
+                             lambda: start_bpftrace(lib, log, "floor", sites),
+                             lambda p: stop_bpftrace(p, log), port, a.seconds, url=url)
     finally:
         ng.send_signal(signal.SIGQUIT)
         try:
