@@ -102,6 +102,20 @@ int signal__needs(const struct probe_ctx *ctx, struct signal_status *st, const e
 
 struct bpf_object_skeleton;
 struct bpf_map;
+struct bpf_program;
+
+/* Load a or b (use_a says which), never both: two ways to one event. */
+void signal__one_of(struct bpf_program *a, struct bpf_program *b, int use_a);
+/*
+ * The tp_btf program of an event where the kernel has tp_btf, else its
+ * classic tracepoint program; neither when !on (an event this kernel
+ * lacks). tp_btf first: a classic tracepoint is a perf event, released at
+ * exit with two grace periods under a kernel-wide mutex; a raw tracepoint
+ * link is not.
+ */
+void signal__btf_or_tp(const struct probe_ctx *ctx, struct bpf_program *btf,
+		       struct bpf_program *tp, int on);
+
 /*
  * Load a signal's skeleton with its tracked_pids map shared with the proc
  * signal's (under --pid); on failure st says why in the kernel's words (the

@@ -85,6 +85,21 @@ void signal__hook(struct signal_status *st, const char *fmt, ...)
 	va_end(ap);
 }
 
+void signal__one_of(struct bpf_program *a, struct bpf_program *b, int use_a)
+{
+	bpf_program__set_autoload(a, use_a);
+	bpf_program__set_autoload(b, !use_a);
+}
+
+void signal__btf_or_tp(const struct probe_ctx *ctx, struct bpf_program *btf,
+		       struct bpf_program *tp, int on)
+{
+	int use_btf = ctx->feat->have[FEAT_TP_BTF];
+
+	bpf_program__set_autoload(btf, on && use_btf);
+	bpf_program__set_autoload(tp, on && !use_btf);
+}
+
 int signal__load(struct bpf_object_skeleton *skel, struct bpf_map *tracked,
 		 const struct probe_ctx *ctx, struct signal_status *st, const char *hint)
 {

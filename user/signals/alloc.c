@@ -987,10 +987,8 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 	}
 	/* one pair of allocator programs loads; the other is switched off */
 	ts = ctx->feat->have[FEAT_TASK_STORAGE];
-	bpf_program__set_autoload(a->skel->progs.alloc_enter_ts, ts);
-	bpf_program__set_autoload(a->skel->progs.alloc_exit_ts, ts);
-	bpf_program__set_autoload(a->skel->progs.alloc_enter_hash, !ts);
-	bpf_program__set_autoload(a->skel->progs.alloc_exit_hash, !ts);
+	signal__one_of(a->skel->progs.alloc_enter_ts, a->skel->progs.alloc_enter_hash, ts);
+	signal__one_of(a->skel->progs.alloc_exit_ts, a->skel->progs.alloc_exit_hash, ts);
 	if (ts)
 		bpf_map__set_max_entries(a->skel->maps.alloc_call_tid, 1);
 	a->enter_prog = ts ? a->skel->progs.alloc_enter_ts : a->skel->progs.alloc_enter_hash;
@@ -1018,8 +1016,7 @@ static int alloc_start(struct probe_ctx *ctx, void **state, struct signal_status
 	a->skel->rodata->sample_bytes = cfg->alloc.sample_bytes;
 	a->skel->rodata->track_all = cfg->alloc.mode == CFG_ALLOC_FULL;
 	a->skel->rodata->self_pid = (__u32)ctx->self_pid;
-	bpf_program__set_autoload(a->skel->progs.alloc_exec, ctx->feat->have[FEAT_TP_BTF]);
-	bpf_program__set_autoload(a->skel->progs.alloc_exec_tp, !ctx->feat->have[FEAT_TP_BTF]);
+	signal__btf_or_tp(ctx, a->skel->progs.alloc_exec, a->skel->progs.alloc_exec_tp, 1);
 	err = signal__load(a->skel->skeleton, a->skel->maps.tracked_pids, ctx, st, NULL);
 	if (err)
 		goto err_free;

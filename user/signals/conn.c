@@ -90,20 +90,14 @@ static int event_exists(const char *sys, const char *ev)
 }
 
 /*
- * The socket and TCP events from tp_btf where the kernel allows it: a
- * classic tracepoint is a perf event, whose release at exit waits two
- * grace periods under a kernel-wide mutex, one trace event at a time.
- * The connect syscall events exist only as classic tracepoints.
+ * The socket and TCP events from tp_btf where the kernel allows it
+ * (signal__btf_or_tp); the connect syscall events exist only as classic
+ * tracepoints.
  */
-static int use_btf(const struct probe_ctx *ctx)
-{
-	return ctx->feat->have[FEAT_TP_BTF];
-}
-
 static void conn_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
 	/* (the hook column holds 127 characters: iter/tcp runs once, at start) */
-	if (use_btf(ctx))
+	if (ctx->feat->have[FEAT_TP_BTF])
 		signal__hook(st, "tp_btf inet_sock_set_state, tcp_{retransmit_skb,receive_reset,"
 			     "send_reset}; tp syscalls/sys_{enter,exit}_connect; iter/tcp");
 	else
@@ -505,7 +499,7 @@ static int load_skel(struct conn_state *s, int with_iter, struct signal_status *
 {
 	struct probe_ctx *ctx = s->ctx;
 	struct tcp_bpf *k;
-	int err, btf;
+	int err;
 
 	k = s->skel = tcp_bpf__open();
 	if (!k) {
@@ -516,21 +510,13 @@ static int load_skel(struct conn_state *s, int with_iter, struct signal_status *
 	k->rodata->filter_pids = ctx->filter;
 	k->rodata->self_pid = (__u32)ctx->self_pid;
 	/* Optional hooks: without them the signal runs with less detail (see plan). */
-	btf = use_btf(ctx);
-	bpf_program__set_autoload(k->progs.inet_sock_set_state_btf, btf);
-	bpf_program__set_autoload(k->progs.inet_sock_set_state, !btf);
-	bpf_program__set_autoload(k->progs.tcp_retransmit_skb_btf,
-				  btf && event_exists("tcp", "tcp_retransmit_skb"));
-	bpf_program__set_autoload(k->progs.tcp_retransmit_skb,
-				  !btf && event_exists("tcp", "tcp_retransmit_skb"));
-	bpf_program__set_autoload(k->progs.tcp_receive_reset_btf,
-				  btf && event_exists("tcp", "tcp_receive_reset"));
-	bpf_program__set_autoload(k->progs.tcp_receive_reset,
-				  !btf && event_exists("tcp", "tcp_receive_reset"));
-	bpf_program__set_autoload(k->progs.tcp_send_reset_btf,
-				  btf && event_exists("tcp", "tcp_send_reset"));
-	bpf_program__set_autoload(k->progs.tcp_send_reset,
-				  !btf && event_exists("tcp", "tcp_send_reset"));
+	signal__btf_or_tp(ctx, k->progs.inet_sock_set_state_btf, k->progs.inet_sock_set_state, 1);
+	signal__btf_or_tp(ctx, k->progs.tcp_retransmit_skb_btf, k->progs.tcp_retransmit_skb,
+			  event_exists("tcp", "tcp_retransmit_skb"));
+	signal__btf_or_tp(ctx, k->progs.tcp_receive_reset_btf, k->progs.tcp_receive_reset,
+			  event_exists("tcp", "tcp_receive_reset"));
+	signal__btf_or_tp(ctx, k->progs.tcp_send_reset_btf, k->progs.tcp_send_reset,
+			  event_exists("tcp", "tcp_send_reset"));
 	bpf_program__set_autoload(k->progs.sys_enter_connect,
 				  event_exists("syscalls", "sys_enter_connect"));
 	bpf_program__set_autoload(k->progs.sys_exit_connect,

@@ -685,15 +685,11 @@ static int http_start(struct probe_ctx *ctx, void **state, struct signal_status 
 	bpf_map__set_max_entries(s->skel->maps.http_conns, conns);
 	bpf_map__set_max_entries(s->skel->maps.conns,
 				 conns * 4 > PROBE_SOCK_MAX_FDS ? conns * 4 : PROBE_SOCK_MAX_FDS);
-	/* one of the two: tp_btf's link is released at exit without perf's grace periods */
-	bpf_program__set_autoload(s->skel->progs.inet_sock_set_state_btf,
-				  ctx->feat->have[FEAT_TP_BTF]);
-	bpf_program__set_autoload(s->skel->progs.inet_sock_set_state, !ctx->feat->have[FEAT_TP_BTF]);
+	signal__btf_or_tp(ctx, s->skel->progs.inet_sock_set_state_btf,
+			  s->skel->progs.inet_sock_set_state, 1);
 	s->raw = hooks_raw(ctx);
-	bpf_program__set_autoload(s->skel->progs.sock_enter_btf, s->raw);
-	bpf_program__set_autoload(s->skel->progs.sock_exit_btf, s->raw);
-	bpf_program__set_autoload(s->skel->progs.sock_read, !s->raw);
-	bpf_program__set_autoload(s->skel->progs.sock_write, !s->raw);
+	signal__one_of(s->skel->progs.sock_enter_btf, s->skel->progs.sock_write, s->raw);
+	signal__one_of(s->skel->progs.sock_exit_btf, s->skel->progs.sock_read, s->raw);
 	bpf_program__set_autoload(s->skel->progs.sys_exit_accept, !s->raw);
 	bpf_program__set_autoload(s->skel->progs.sys_exit_accept4, !s->raw);
 	bpf_program__set_autoload(s->skel->progs.sys_enter_connect, !s->raw);

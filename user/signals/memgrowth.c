@@ -595,15 +595,11 @@ static int mg_start(struct probe_ctx *ctx, void **state, struct signal_status *s
 	s->skel->rodata->page_shift = log2u(page > 0 ? (unsigned long)page : 4096);
 	s->skel->rodata->sample_bytes = cfg->memgrowth.sample_bytes;
 	/* One rss_stat program loads: typed loads where tp_btf works. */
-	bpf_program__set_autoload(s->skel->progs.rss_stat_btf, ctx->feat->have[FEAT_TP_BTF]);
-	bpf_program__set_autoload(s->skel->progs.rss_stat_raw, !ctx->feat->have[FEAT_TP_BTF]);
-	/* exec and exit too: tp_btf links release at exit without perf's grace periods */
-	bpf_program__set_autoload(s->skel->progs.sched_process_exec_btf,
-				  ctx->feat->have[FEAT_TP_BTF]);
-	bpf_program__set_autoload(s->skel->progs.sched_process_exit_btf,
-				  ctx->feat->have[FEAT_TP_BTF]);
-	bpf_program__set_autoload(s->skel->progs.sched_process_exec, !ctx->feat->have[FEAT_TP_BTF]);
-	bpf_program__set_autoload(s->skel->progs.sched_process_exit, !ctx->feat->have[FEAT_TP_BTF]);
+	signal__btf_or_tp(ctx, s->skel->progs.rss_stat_btf, s->skel->progs.rss_stat_raw, 1);
+	signal__btf_or_tp(ctx, s->skel->progs.sched_process_exec_btf,
+			  s->skel->progs.sched_process_exec, 1);
+	signal__btf_or_tp(ctx, s->skel->progs.sched_process_exit_btf,
+			  s->skel->progs.sched_process_exit, 1);
 	err = signal__load(s->skel->skeleton, s->skel->maps.tracked_pids, ctx, st, NULL);
 	if (err)
 		goto err_free;

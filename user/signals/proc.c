@@ -36,20 +36,13 @@ struct proc_state {
 	uint64_t exits, forks;
 };
 
-/*
- * tp_btf where the kernel allows it: a classic tracepoint is a perf event,
- * whose release at exit waits two grace periods under a kernel-wide mutex.
- */
-static int use_btf(const struct probe_ctx *ctx)
-{
-	return ctx->feat->have[FEAT_TP_BTF];
-}
-
+/* tp_btf where the kernel allows it (signal__btf_or_tp) */
 static void proc_plan(const struct probe_ctx *ctx, struct signal_status *st)
 {
-	signal__hook(st, "%s sched/sched_process_{fork,exit}",
-		     use_btf(ctx) ? "tp_btf" : "tracepoint");
-	if (!use_btf(ctx) && !ctx->feat->have[FEAT_TRACEPOINT]) {
+	int btf = ctx->feat->have[FEAT_TP_BTF];
+
+	signal__hook(st, "%s sched/sched_process_{fork,exit}", btf ? "tp_btf" : "tracepoint");
+	if (!btf && !ctx->feat->have[FEAT_TRACEPOINT]) {
 		signal__why(st, SIG_UNAVAILABLE, "%s", ctx->feat->why[FEAT_TRACEPOINT]);
 		return;
 	}
@@ -207,10 +200,10 @@ static int proc_start(struct probe_ctx *ctx, void **state, struct signal_status 
 	}
 	ps->skel->rodata->filter_pids = ctx->filter;
 	ps->skel->rodata->self_pid = (__u32)ctx->self_pid;
-	bpf_program__set_autoload(ps->skel->progs.sched_process_fork_btf, use_btf(ctx));
-	bpf_program__set_autoload(ps->skel->progs.sched_process_exit_btf, use_btf(ctx));
-	bpf_program__set_autoload(ps->skel->progs.sched_process_fork, !use_btf(ctx));
-	bpf_program__set_autoload(ps->skel->progs.sched_process_exit, !use_btf(ctx));
+	signal__btf_or_tp(ctx, ps->skel->progs.sched_process_fork_btf,
+			  ps->skel->progs.sched_process_fork, 1);
+	signal__btf_or_tp(ctx, ps->skel->progs.sched_process_exit_btf,
+			  ps->skel->progs.sched_process_exit, 1);
 	err = proc_bpf__load(ps->skel);
 	if (err) {
 		signal__why(st, SIG_FAILED, "load: %s", strerror(-err));
