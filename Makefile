@@ -127,6 +127,12 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libprobe.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OUT)/libprobe.a $(LDFLAGS) $(LIBS) -lcmocka
 
+# OpenSSL linked into the executable (libssl-dev's libssl.a and libcrypto.a).
+$(OUT)/fixtures/tls_static_client: tests/fixtures/tls_static_client.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(WARN) -o $@ $< -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lpthread
+
 # Fixtures are built twice: with and without frame pointers.
 $(OUT)/fixtures/%: tests/fixtures/%.c $(wildcard tests/fixtures/*.h)
 	$(call msg,CC,$@)

@@ -10,7 +10,7 @@ BUILD_PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-con
 TEST_PKGS="libcmocka-dev libclang-rt-14-dev python3 python3-pytest curl nginx-light wrk
 	redis-server redis-tools postgresql postgresql-contrib iproute2 iptables procps
 	mariadb-server mariadb-client qemu-system-x86 busybox-static
-	prometheus python3-yaml systemd tmux openssl wget libgnutls30 util-linux
+	prometheus python3-yaml systemd tmux openssl libssl-dev wget libgnutls30 util-linux
 	prometheus-alertmanager"
 
 want="$BUILD_PKGS"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import PROBE, bpf_links, run
+from conftest import FIXTURES, PROBE, bpf_links, run
 from test_http import FIXSRC, PY, Procs, go, run_nginx, stop_probe, wait_ready
 
 OPENAI = "api.openai.test"
@@ -119,7 +119,7 @@ def test_check_reports_tls_attached(procs, tmp_path):
     assert res.returncode == 0, res.stderr
     sig = {s["signal"]: s for s in json.loads(res.stdout)["signals"]}
     assert sig["http"]["state"] == "live", sig["http"]
-    assert re.search(r"TLS: libssl/libgnutls uprobes on [1-9]\d* library file", sig["http"]["why"]), \
+    assert re.search(r"TLS: uprobes on [1-9]\d* file", sig["http"]["why"]), \
         sig["http"]["why"]
 
 
@@ -366,6 +366,34 @@ def test_children_traced_from_their_start(probe_factory, procs, nginx_tls):
     assert set(hs[0]["handshake_ns"]) == set(rows[0]["latency_ns"]) == keys
     # found as each child started, not by the periodic rescan
     assert summ["tls"]["stats"].get("found_at_process_start", 0) == kids, summ["tls"]["stats"]
+
+
+def test_openssl_linked_into_executable(probe_factory, procs, nginx_tls, tmp_path):
+    """A client with OpenSSL linked into its executable (libssl.a, as
+    Node.js's official builds have it) maps no libssl.so: its SSL_read and
+    SSL_write are found in the executable itself, under --pid and
+    host-wide, and its requests are named, counted and timed like any
+    other TLS client's."""
+    ng, port = nginx_tls
+    exe = os.path.join(FIXTURES, "tls_static_client")
+    for mode in ("--pid", "host-wide"):
+        cli = procs.start([exe, str(port), OPENAI, "12", "/v1/chat/1", "/v1/chat/2", "/fail"])
+        wait_ready(cli, "tls_static_client")
+        assert not libssl_mapped(cli.pid)
+        pr = probe_factory(*(["--pid", str(cli.pid), "--json"] if mode == "--pid" else
+                             ["--json", "--config", tls_on(tmp_path)]))
+        res = go(cli)
+        time.sleep(1.5)
+        summ, out, err = stop_probe(pr)
+        assert res["statuses"] == [200, 200, 503] * 4, res
+        assert re.search(r"tls: attached \d+ probes to \S*tls_static_client", err), err
+        rows = [r for r in summ["http"]["client"]
+                if r["host"] == OPENAI and "tls_static_client".startswith(r["comm"])]
+        assert len(rows) == 1, (mode, summ["http"]["client"])
+        assert rows[0]["requests"] == 12 and rows[0]["status"] == {"2xx": 8, "5xx": 4}, rows
+        hs = [h for h in handshakes(summ, OPENAI)
+              if "tls_static_client".startswith(h["comm"])]
+        assert len(hs) == 1 and hs[0]["handshakes"] == 1, (mode, hs)
 
 
 def tls_links():

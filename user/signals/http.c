@@ -482,7 +482,8 @@ static void http_plan(const struct probe_ctx *ctx, struct signal_status *st)
 	if (!SIGNAL_NEEDS(ctx, st, FEAT_BTF, FEAT_TRACEPOINT, FEAT_RINGBUF))
 		return;
 	signal__why(st, SIG_LIVE, "HTTP/1.x over TCP in clear text, server and client side%s; "
-		    "not seen: TLS other than OpenSSL's and GnuTLS's, HTTP/2, Unix sockets; "
+		    "not seen: TLS other than OpenSSL's (library or linked in) and GnuTLS's, "
+		    "HTTP/2, Unix sockets; "
 		    "DB queries (client side): PostgreSQL, Redis, MySQL; "
 		    "peer names from DNS answers",
 		    ctx->filter ? "" : ", host-wide");

@@ -70,6 +70,7 @@
 #define TLS_MAX_FRESH		32	/* new processes looked at on a backoff at once */
 #define TLS_FRESH_NS		2000000000ULL	/* then the periodic rescan takes over */
 #define TLS_FRESH_MAX_STEP_NS	256000000ULL
+#define TLS_MAX_EXES		1024	/* executables remembered as having OpenSSL or not */
 
 /* Kernel counters shown in tls_stats. */
 static const struct {
@@ -163,6 +164,14 @@ static const struct tls_lib {
 };
 #define NLIBS (sizeof(libs) / sizeof(libs[0]))
 
+/*
+ * OpenSSL linked into the executable itself (Node.js's official builds,
+ * programs built against libssl.a): the same probes, found by its symbols
+ * (SSL_write and SSL_read defined in .dynsym or .symtab) rather than by a
+ * library's file name.
+ */
+static const struct tls_lib openssl_exe = { NULL, openssl_specs, NSPECS(openssl_specs), 1 };
+
 struct tls_att {
 	int used;
 	int pid;		/* -1: host-wide */
@@ -206,6 +215,12 @@ struct tls {
 	unsigned int nfresh;
 	int timer_fd;		/* fires at the earliest fresh[].next; -1: none */
 	uint64_t fresh_found, fresh_full, fresh_found_shown, fresh_full_shown;
+	/* executable files looked at for OpenSSL (an ELF read once per file) */
+	struct {
+		uint64_t dev, ino;
+		int has;
+	} exes[TLS_MAX_EXES];
+	unsigned int nexes, next_exe;
 };
 
 /* Whether path's file name begins with prefix. */
@@ -585,28 +600,22 @@ static void pre_attach(struct tls *t, int pid)
 }
 
 /*
- * pid's TLS library of kind lib: attach it (for pid, or for everyone when
- * host-wide) unless it is. 1 when pid maps one (whether attaching worked
- * or not), else 0.
+ * File st of kind, in use by pid, reached at attach and shown as shown:
+ * attach it (for pid, or for everyone when host-wide) unless it is. 1
+ * (whether attaching worked or not), 0 when pid is gone.
  */
-static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib *lib)
+static int scan_file(struct tls *t, int pid, int host_wide, const struct stat *st,
+		     const struct tls_lib *kind, const char *shown, const char *attach)
 {
-	char attach[PATH_MAX + 64], shown[160];
-	uint64_t ino = 0, start = 0;
+	uint64_t start = 0;
 	struct tls_att *a;
-	struct stat st;
 
-	if (uprobe_site__find_mapped(pid, lib->is, attach, sizeof(attach), shown, sizeof(shown),
-				     &ino))
-		return 0;	/* none mapped, or gone */
-	if (stat(attach, &st))
-		return 0;
 	if (!host_wide) {
 		start = sym_start_time(pid);
 		if (!start)
 			return 0;
 	}
-	a = att_find(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, host_wide ? -1 : pid, start);
+	a = att_find(t, (uint64_t)st->st_dev, (uint64_t)st->st_ino, host_wide ? -1 : pid, start);
 	if (a) {
 		a->seen = t->scan;
 		if (a->pre) {
@@ -615,14 +624,72 @@ static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib 
 		}
 		return 1;
 	}
-	a = att_add(t, host_wide ? -1 : pid, start, (uint64_t)st.st_dev, (uint64_t)st.st_ino, lib,
-		    shown, attach, 0);
+	a = att_add(t, host_wide ? -1 : pid, start, (uint64_t)st->st_dev, (uint64_t)st->st_ino,
+		    kind, shown, attach, 0);
 	if (a && a->used && !host_wide)
 		known_add(t, a);
 	return 1;
 }
 
-/* Each TLS library pid maps; 1 when it maps one. */
+/* pid's TLS library of kind lib; 1 when pid maps one, else 0. */
+static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib *lib)
+{
+	char attach[PATH_MAX + 64], shown[160];
+	uint64_t ino = 0;
+	struct stat st;
+
+	if (uprobe_site__find_mapped(pid, lib->is, attach, sizeof(attach), shown, sizeof(shown),
+				     &ino))
+		return 0;	/* none mapped, or gone */
+	if (stat(attach, &st))
+		return 0;
+	return scan_file(t, pid, host_wide, &st, lib, shown, attach);
+}
+
+/* Whether the executable file (dev, ino), at path, has OpenSSL linked in. */
+static int exe_has_openssl(struct tls *t, uint64_t dev, uint64_t ino, const char *path)
+{
+	struct uprobe_func f;
+	unsigned int i;
+	int has;
+
+	for (i = 0; i < t->nexes; i++)
+		if (t->exes[i].dev == dev && t->exes[i].ino == ino)
+			return t->exes[i].has;
+	has = !uprobe_site__find_func(path, "SSL_write", -1, &f) &&
+	      !uprobe_site__find_func(path, "SSL_read", -1, &f);
+	/* full: the oldest answer goes (a host with more executables reads some twice) */
+	i = t->nexes < TLS_MAX_EXES ? t->nexes++ : t->next_exe++ % TLS_MAX_EXES;
+	t->exes[i].dev = dev;
+	t->exes[i].ino = ino;
+	t->exes[i].has = has;
+	return has;
+}
+
+/*
+ * OpenSSL linked into pid's executable: attach it (for pid, or for
+ * everyone when host-wide) unless it is. 1 when it has OpenSSL, else 0.
+ */
+static int scan_exe(struct tls *t, int pid, int host_wide)
+{
+	char attach[64], shown[160];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(attach, sizeof(attach), "/proc/%d/exe", pid);
+	/* the very file the process runs, whatever mount namespace it is in */
+	if (stat(attach, &st))
+		return 0;	/* a kernel thread, or gone */
+	if (!exe_has_openssl(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, attach))
+		return 0;
+	n = readlink(attach, shown, sizeof(shown) - 1);
+	if (n <= 0)
+		return 0;
+	shown[n] = '\0';
+	return scan_file(t, pid, host_wide, &st, &openssl_exe, shown, attach);
+}
+
+/* Each TLS library pid maps, and OpenSSL in its executable; 1 when it has one. */
 static int scan_pid(struct tls *t, int pid, int host_wide)
 {
 	unsigned int k;
@@ -632,6 +699,7 @@ static int scan_pid(struct tls *t, int pid, int host_wide)
 		return 0;
 	for (k = 0; k < NLIBS; k++)
 		found |= scan_lib(t, pid, host_wide, &libs[k]);
+	found |= scan_exe(t, pid, host_wide);
 	return found;
 }
 
@@ -687,12 +755,12 @@ static void update_note(struct tls *t)
 	if (n)
 		/* the signal's line is long already: -v and --check detail the sites */
 		snprintf(t->note, sizeof(t->note),
-			 "TLS: libssl/libgnutls uprobes on %u %s%s, %u via callees%s", n,
-			 t->ctx->filter ? "(process, library) pair" : "library file",
+			 "TLS: uprobes on %u %s%s, %u via callees%s", n,
+			 t->ctx->filter ? "(process, file) pair" : "file",
 			 n == 1 ? "" : "s", fast, t->multi ? ", uprobe_multi links" : "");
 	else
 		snprintf(t->note, sizeof(t->note),
-			 "TLS: no libssl or libgnutls mapped by %s yet (rescanned)",
+			 "TLS: no libssl, libgnutls or OpenSSL executable in %s yet (rescanned)",
 			 t->ctx->filter ? "the followed processes" : "any process");
 }
 
