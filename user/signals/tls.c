@@ -32,6 +32,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -646,22 +647,37 @@ static int scan_lib(struct tls *t, int pid, int host_wide, const struct tls_lib 
 	return scan_file(t, pid, host_wide, &st, lib, shown, attach);
 }
 
-/* Whether the executable file (dev, ino), at path, has OpenSSL linked in. */
-static int exe_has_openssl(struct tls *t, uint64_t dev, uint64_t ino, const char *path)
+/* What is known of executable file st: 1 has OpenSSL, 0 has not, -1 not looked at. */
+static int exe_known(const struct tls *t, const struct stat *st)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nexes; i++)
+		if (t->exes[i].dev == (uint64_t)st->st_dev && t->exes[i].ino == (uint64_t)st->st_ino)
+			return t->exes[i].has;
+	return -1;
+}
+
+/*
+ * Whether executable file st, open at path, defines SSL_write and
+ * SSL_read; remembered unless the file could not be read.
+ */
+static int exe_has_openssl(struct tls *t, const struct stat *st, const char *path)
 {
 	struct uprobe_func f;
 	unsigned int i;
-	int has;
+	int err, has;
 
-	for (i = 0; i < t->nexes; i++)
-		if (t->exes[i].dev == dev && t->exes[i].ino == ino)
-			return t->exes[i].has;
-	has = !uprobe_site__find_func(path, "SSL_write", -1, &f) &&
-	      !uprobe_site__find_func(path, "SSL_read", -1, &f);
+	err = uprobe_site__find_func(path, "SSL_write", -1, &f);
+	if (!err)
+		err = uprobe_site__find_func(path, "SSL_read", -1, &f);
+	if (err && err != -ENOENT)
+		return 0;	/* unreadable now (the file is held open: not gone) */
+	has = !err;
 	/* full: the oldest answer goes (a host with more executables reads some twice) */
 	i = t->nexes < TLS_MAX_EXES ? t->nexes++ : t->next_exe++ % TLS_MAX_EXES;
-	t->exes[i].dev = dev;
-	t->exes[i].ino = ino;
+	t->exes[i].dev = (uint64_t)st->st_dev;
+	t->exes[i].ino = (uint64_t)st->st_ino;
 	t->exes[i].has = has;
 	return has;
 }
@@ -672,21 +688,31 @@ static int exe_has_openssl(struct tls *t, uint64_t dev, uint64_t ino, const char
  */
 static int scan_exe(struct tls *t, int pid, int host_wide)
 {
-	char attach[64], shown[160];
+	char exe[64], attach[64], shown[160];
+	int fd, has, ret = 0;
 	struct stat st;
 	ssize_t n;
 
-	snprintf(attach, sizeof(attach), "/proc/%d/exe", pid);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	/* the very file the process runs, whatever mount namespace it is in */
-	if (stat(attach, &st))
-		return 0;	/* a kernel thread, or gone */
-	if (!exe_has_openssl(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, attach))
+	if (stat(exe, &st) || !exe_known(t, &st))
+		return 0;	/* a kernel thread, gone, or known to have no OpenSSL */
+	/* held open while it is read and attached: the process may exit meanwhile */
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
-	n = readlink(attach, shown, sizeof(shown) - 1);
-	if (n <= 0)
-		return 0;
-	shown[n] = '\0';
-	return scan_file(t, pid, host_wide, &st, &openssl_exe, shown, attach);
+	snprintf(attach, sizeof(attach), "/proc/self/fd/%d", fd);
+	n = readlink(exe, shown, sizeof(shown) - 1);
+	if (n > 0 && !fstat(fd, &st)) {
+		has = exe_known(t, &st);
+		if (has < 0)
+			has = exe_has_openssl(t, &st, attach);
+		shown[n] = '\0';
+		if (has)
+			ret = scan_file(t, pid, host_wide, &st, &openssl_exe, shown, attach);
+	}
+	close(fd);
+	return ret;
 }
 
 /* Each TLS library pid maps, and OpenSSL in its executable; 1 when it has one. */
