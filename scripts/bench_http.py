@@ -280,6 +280,7 @@ def main():
                     w["seen"], w["lost"] = stop_probe(p, log)
                 res[name].append(w)
                 extra = (f"  timed {w['seen']}" if args == "least" else
+                         f"  bpftrace saw {w['seen']}" if args == "bt" else
                          f"  probe saw {w['seen']} (lost {w['lost']})" if p and args != "floor"
                          else "")
                 print(f"round {r} {name:8s} {w['rps']:9.0f} req/s  p50 {w['p50']:.3f} ms  "
