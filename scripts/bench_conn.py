@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import PgRedis, free_port, pg_bin
+from benchlib import PgRedis, cpu_s, free_port, pg_bin
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.join(ROOT, os.environ.get("PROBE_BUILD", "build"))
@@ -43,7 +43,6 @@ REQS = int(os.environ.get("REQS", "200000"))       # redis-benchmark -n, keepali
 REQS_K0 = int(os.environ.get("REQS_K0", "20000"))  # redis-benchmark -n, reconnecting
 CHURN = int(os.environ.get("CHURN", "20000"))      # connector -c -n
 ONLY = [w for w in os.environ.get("ONLY", "").split(",") if w]  # workload names
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 
@@ -101,12 +100,6 @@ WORKLOADS = [
     ("pgbench-connect", "tps", lambda s: pgbench_cmd(s, True), pgbench_tps),
     ("connect-churn", "conn/s", churn_cmd, churn_rate),
 ]
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK     # utime + stime
 
 
 def conn_only_config():
